@@ -16,8 +16,8 @@ const BinDirEnv = "MERGEFLECT_CONTROLPLANE_BIN"
 var ErrBinariesNotFound = errors.New("controlplane: binaries not found")
 
 // buildHint tells the user how to get the binaries.
-const buildHint = "build them with `make controlplane` (or run `make test`), " +
-	"which sets " + BinDirEnv
+const buildHint = "build them with `make controlplane` and set " + BinDirEnv +
+	" to their directory, or run `make test`"
 
 // binaries lists the commands that BinDir requires.
 var binaries = []string{"etcd", "kube-apiserver", "kubectl"}

@@ -1,0 +1,112 @@
+// Package controller keeps merge targets and their mirrors in step with the cluster. Three
+// work queues share one worker loop: merge keys (a target's namespace/name), reflect keys (a
+// reflected Secret's namespace/name) and pull keys (a Secret that asks, in Reflector's
+// format, to copy another). Informer handlers only enqueue keys; every API call happens in
+// a sync, with the caller's context.
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/tazlab/mergeflect/informers"
+	"github.com/tazlab/mergeflect/metrics"
+)
+
+// Options tunes the controllers.
+type Options struct {
+	// Workers is the number of keys each queue syncs at once.
+	Workers int
+	// FanOut is the number of mirror writes one reflection sends at once.
+	FanOut int
+	// Grace is how long a transient refusal (a missing sibling, a key that does not match
+	// its certificate yet) may last before it is reported.
+	Grace time.Duration
+}
+
+// Controller runs the merge, reflect and pull syncs over a shared informer set.
+type Controller struct {
+	client  kubernetes.Interface
+	inf     *informers.Set
+	events  record.EventRecorder
+	metrics *metrics.Metrics
+	log     zerolog.Logger
+	opts    Options
+
+	merges      workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	reflections workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	pulls       workqueue.TypedRateLimitingInterface[types.NamespacedName]
+
+	refusals *refusals
+
+	// changed records when a reflected Secret's change was first seen, for the
+	// propagation histogram.
+	changedMu sync.Mutex
+	changed   map[types.NamespacedName]time.Time
+}
+
+// New creates the controller and registers its handlers on inf. Keys are queued from then
+// on, but nothing is written until Run.
+func New(
+	client kubernetes.Interface,
+	inf *informers.Set,
+	events record.EventRecorder,
+	m *metrics.Metrics,
+	queueMetrics workqueue.MetricsProvider,
+	log zerolog.Logger,
+	opts Options,
+) (*Controller, error) {
+	c := &Controller{
+		client:      client,
+		inf:         inf,
+		events:      events,
+		metrics:     m,
+		log:         log,
+		opts:        opts,
+		merges:      newQueue("merge", queueMetrics),
+		reflections: newQueue("reflect", queueMetrics),
+		pulls:       newQueue("pull", queueMetrics),
+		refusals:    newRefusals(m.TargetsRefused),
+		changed:     map[types.NamespacedName]time.Time{},
+	}
+	if err := c.registerHandlers(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Run syncs keys until ctx is done, then drains the queues' workers and returns. The
+// informers must have synced before Run is called.
+func (c *Controller) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	loops := []struct {
+		name  string
+		queue workqueue.TypedRateLimitingInterface[types.NamespacedName]
+		sync  func(context.Context, types.NamespacedName) error
+	}{
+		{"merge", c.merges, c.syncTarget},
+		{"reflect", c.reflections, c.syncReflection},
+		{"pull", c.pulls, c.syncPull},
+	}
+
+	for _, l := range loops {
+		for range max(c.opts.Workers, 1) {
+			wg.Go(func() { c.work(ctx, l.name, l.queue, l.sync) })
+		}
+	}
+	c.log.Info().Int("workers", c.opts.Workers).Msg("controllers started")
+
+	<-ctx.Done()
+	for _, l := range loops {
+		l.queue.ShutDown()
+	}
+	wg.Wait()
+	c.log.Info().Msg("controllers stopped")
+}

@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/tazlab/mergeflect/annotations"
+	"github.com/tazlab/mergeflect/informers"
+	"github.com/tazlab/mergeflect/reflector"
+)
+
+// registerHandlers connects informer events to the queues. Handlers only enqueue keys.
+func (c *Controller) registerHandlers() error {
+	handlers := []struct {
+		informer cache.SharedIndexInformer
+		handler  cache.ResourceEventHandler
+	}{
+		{c.inf.Sources, onEach(c.onSource)},
+		{c.inf.Managed, onEach(c.onManaged)},
+		{c.inf.Namespaces, cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { c.enqueueAllReflections() },
+			UpdateFunc: c.onNamespaceUpdate,
+			DeleteFunc: func(any) { c.enqueueAllReflections() },
+		}},
+	}
+	if c.inf.Metadata != nil {
+		handlers = append(handlers, struct {
+			informer cache.SharedIndexInformer
+			handler  cache.ResourceEventHandler
+		}{c.inf.Metadata, onEach(c.onMetadata)})
+	}
+
+	for _, h := range handlers {
+		if _, err := h.informer.AddEventHandler(h.handler); err != nil {
+			return fmt.Errorf("add event handler: %w", err)
+		}
+	}
+	return nil
+}
+
+// onEach calls fn with every object an event concerns: the old and the new version of an
+// update, so that a Secret that stops being a source still has its target recomputed.
+// Updates that did not change the resourceVersion (resyncs) are skipped.
+func onEach(fn func(metav1.Object)) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if o, ok := obj.(metav1.Object); ok {
+				fn(o)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			o, okOld := oldObj.(metav1.Object)
+			n, okNew := newObj.(metav1.Object)
+			if !okOld || !okNew || o.GetResourceVersion() == n.GetResourceVersion() {
+				return
+			}
+			fn(o)
+			fn(n)
+		},
+		DeleteFunc: func(obj any) {
+			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			if o, ok := obj.(metav1.Object); ok {
+				fn(o)
+			}
+		},
+	}
+}
+
+// onSource queues the target a source Secret merges into.
+func (c *Controller) onSource(s metav1.Object) {
+	if name, ok := s.GetLabels()[annotations.MergeInto]; ok && name != "" {
+		c.merges.Add(types.NamespacedName{Namespace: s.GetNamespace(), Name: name})
+	}
+}
+
+// onManaged queues a target for repair and reflection, or a mirror's source for repair.
+func (c *Controller) onManaged(s metav1.Object) {
+	key := types.NamespacedName{Namespace: s.GetNamespace(), Name: s.GetName()}
+	if informers.IsTarget(s) {
+		c.merges.Add(key)
+		c.markChanged(key)
+		c.reflections.Add(key)
+		return
+	}
+
+	from, ok := reflector.SourceOf(s)
+	if !ok {
+		return
+	}
+	c.reflections.Add(from)
+
+	// A mirror gone may free its name for a Secret that was refused it.
+	if _, exists, _ := c.inf.Managed.GetIndexer().Get(s); !exists {
+		c.enqueueAllReflections()
+	}
+}
+
+// onMetadata queues Reflector-annotated Secrets and the Secrets that copy them.
+func (c *Controller) onMetadata(s metav1.Object) {
+	key := types.NamespacedName{Namespace: s.GetNamespace(), Name: s.GetName()}
+	a := s.GetAnnotations()
+	if reflector.IsReflectorSource(a) || len(c.mirrorsOf(key)) > 0 {
+		c.markChanged(key)
+		c.reflections.Add(key)
+		c.enqueuePulls(key)
+	}
+	if _, ok := a[annotations.ReflectorReflects]; ok {
+		c.pulls.Add(key)
+	}
+}
+
+// enqueuePulls queues every Secret whose reflects annotation names key.
+func (c *Controller) enqueuePulls(key types.NamespacedName) {
+	objs, _ := c.inf.Metadata.GetIndexer().ByIndex(informers.ByReflects, key.String())
+	for _, obj := range objs {
+		if o, ok := obj.(metav1.Object); ok {
+			c.pulls.Add(types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()})
+		}
+	}
+}
+
+func (c *Controller) onNamespaceUpdate(oldObj, newObj any) {
+	o, okOld := oldObj.(*corev1.Namespace)
+	n, okNew := newObj.(*corev1.Namespace)
+	if !okOld || !okNew {
+		return
+	}
+	if !maps.Equal(o.Labels, n.Labels) || informers.Terminating(o) != informers.Terminating(n) {
+		c.enqueueAllReflections()
+	}
+}
+
+// enqueueAllReflections queues every Secret that is or may be reflected, after a change
+// that can move mirrors: a namespace added, relabelled or deleted, or a mirror freed.
+func (c *Controller) enqueueAllReflections() {
+	c.enqueueRole(c.inf.Managed, informers.RoleTarget)
+	if c.inf.Metadata != nil {
+		c.enqueueRole(c.inf.Metadata, informers.RoleReflectorSource)
+	}
+}
+
+func (c *Controller) enqueueRole(inf cache.SharedIndexInformer, role string) {
+	keys, _ := inf.GetIndexer().IndexKeys(informers.ByRole, role)
+	for _, k := range keys {
+		if ns, name, err := cache.SplitMetaNamespaceKey(k); err == nil {
+			c.reflections.Add(types.NamespacedName{Namespace: ns, Name: name})
+		}
+	}
+}

@@ -1,0 +1,100 @@
+// Command mergeflect merges sibling Secrets into one and reflects the result into the
+// namespaces its annotations choose. See README.md and docs/annotations.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tazlab/mergeflect/daemon"
+	"github.com/tazlab/mergeflect/logging"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "mergeflect:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg daemon.Config
+	var kubeconfig, logLevel, logFormat string
+	var qps float64
+	var burst int
+	flag.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig; default $KUBECONFIG, else in-cluster")
+	flag.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8080", "address serving /metrics; 0 disables it")
+	flag.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address serving /healthz and /readyz; 0 disables it")
+	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&logFormat, "log-format", "json", "json or console")
+	flag.Float64Var(&qps, "kube-api-qps", 200, "requests per second to the API server, sustained")
+	flag.IntVar(&burst, "kube-api-burst", 400, "requests to the API server in a burst")
+	flag.IntVar(&cfg.Controller.Workers, "workers", 4, "keys synced at once by each controller")
+	flag.IntVar(&cfg.Controller.FanOut, "fanout", 32, "mirror writes in flight at once for one reflected Secret")
+	flag.DurationVar(&cfg.Controller.Grace, "mismatch-grace", 30*time.Second,
+		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
+	flag.StringVar(&cfg.Informers.Namespace, "namespace", "", "watch and write Secrets in this namespace only; default all")
+	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
+		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
+	flag.Parse()
+	cfg.Version = version
+
+	log, err := logging.New(os.Stderr, logLevel, logFormat)
+	if err != nil {
+		return err
+	}
+	logging.RouteKlog(log)
+
+	restCfg, err := restConfig(kubeconfig, float32(qps), burst)
+	if err != nil {
+		return err
+	}
+	clients, err := newClients(restCfg)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info().Str("version", version).Str("host", restCfg.Host).Msg("starting")
+	return daemon.Run(ctx, cfg, clients, prometheus.NewRegistry(), log)
+}
+
+// restConfig loads the kubeconfig from the flag, else $KUBECONFIG, else the in-cluster one.
+func restConfig(path string, qps float32, burst int) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = qps, burst
+	cfg.UserAgent = "mergeflect/" + version
+	return cfg, nil
+}
+
+func newClients(cfg *rest.Config) (daemon.Clients, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return daemon.Clients{}, fmt.Errorf("create kubernetes client: %w", err)
+	}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return daemon.Clients{}, fmt.Errorf("create metadata client: %w", err)
+	}
+	return daemon.Clients{Kube: kube, Metadata: meta}, nil
+}
