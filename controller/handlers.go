@@ -11,6 +11,7 @@ import (
 
 	"github.com/tazlab/mergeflect/annotations"
 	"github.com/tazlab/mergeflect/informers"
+	"github.com/tazlab/mergeflect/merger"
 	"github.com/tazlab/mergeflect/reflector"
 )
 
@@ -94,12 +95,27 @@ func (c *Controller) onManaged(s metav1.Object) {
 	if !ok {
 		return
 	}
+	_, exists, _ := c.inf.Managed.GetIndexer().Get(s)
+	if exists && c.mirrorCurrent(s, from) {
+		return
+	}
 	c.reflections.Add(from)
 
 	// A mirror gone may free its name for a Secret that was refused it.
-	if _, exists, _ := c.inf.Managed.GetIndexer().Get(s); !exists {
+	if !exists {
 		c.enqueueAllReflections()
 	}
+}
+
+// mirrorCurrent reports whether a mirror event is the echo of a write of ours: the mirror
+// already holds what its merge target holds, so its source needs no sync.
+func (c *Controller) mirrorCurrent(mirror metav1.Object, from types.NamespacedName) bool {
+	m, ok := mirror.(*corev1.Secret)
+	target := c.managed(from)
+	if !ok || target == nil || !informers.IsTarget(target) {
+		return false
+	}
+	return m.Type == target.Type && merger.Hash(m.Type, m.Data) == target.Annotations[annotations.ContentHash]
 }
 
 // onMetadata queues Reflector-annotated Secrets and the Secrets that copy them.

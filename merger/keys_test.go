@@ -35,7 +35,6 @@ func TestParseKeys(t *testing.T) {
 		},
 		"empty value":             {value: "", wantErr: "no sourceKey=targetKey pair"},
 		"only separators":         {value: " , ,", wantErr: "no sourceKey=targetKey pair"},
-		"missing equals sign":     {value: "value=tls.crt,tls.key", wantErr: `"tls.key" is not a sourceKey=targetKey pair`},
 		"empty source key":        {value: "=tls.crt", wantErr: `source key "": empty key`},
 		"empty target key":        {value: "value= ", wantErr: `target key "": empty key`},
 		"slash in source key":     {value: "tls/crt=tls.crt", wantErr: `source key "tls/crt"`},
@@ -46,8 +45,15 @@ func TestParseKeys(t *testing.T) {
 			value:   "value=" + strings.Repeat("k", 254),
 			wantErr: "must be no more than 253 characters",
 		},
-		"source key mapped twice": {value: "value=tls.crt,value=tls.key", wantErr: `source key "value" is mapped twice`},
-		"target key named twice":  {value: "crt=tls.crt, pem=tls.crt", wantErr: `target key "tls.crt" is named twice`},
+		"missing equals sign": {
+			value: "value=tls.crt,tls.key", wantErr: `"tls.key" is not a sourceKey=targetKey pair`,
+		},
+		"source key mapped twice": {
+			value: "value=tls.crt,value=tls.key", wantErr: `source key "value" is mapped twice`,
+		},
+		"target key named twice": {
+			value: "crt=tls.crt, pem=tls.crt", wantErr: `target key "tls.crt" is named twice`,
+		},
 	}
 
 	for name, tt := range tests {
@@ -116,7 +122,8 @@ func FuzzParseKeys(f *testing.F) {
 		// Written back in canonical form, the mappings parse to themselves.
 		again, err := ParseKeys(strings.Join(pairs, ","))
 		if err != nil || !slices.Equal(again, mappings) {
-			t.Fatalf("ParseKeys(%q) = %v, but its canonical form parses to %v, %v", value, mappings, again, err)
+			t.Fatalf("ParseKeys(%q) = %v, but its canonical form parses to %v, %v",
+				value, mappings, again, err)
 		}
 	})
 }

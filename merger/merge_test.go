@@ -38,23 +38,42 @@ func sibling(name string, data map[string][]byte, kv ...string) *corev1.Secret {
 // value is the data of a Secret written from one Vault path, as in the seed scenario.
 func value(v []byte) map[string][]byte { return map[string][]byte{"value": v} }
 
+// pems holds the two generations of the wildcard pair of a rotation, and a CA bundle.
+type pems struct {
+	crt, key, newCrt, newKey, ca []byte
+}
+
+func newPEMs(t *testing.T) pems {
+	t.Helper()
+	old := selfSigned(t, newRSAKey(t), "*.example.test")
+	rotated := selfSigned(t, newECDSAKey(t), "*.example.test")
+	return pems{
+		crt:    chainPEM(old.cert),
+		key:    keyPEM(t, old.key, pkcs1),
+		newCrt: chainPEM(rotated.cert),
+		newKey: keyPEM(t, rotated.key, pkcs8),
+		ca:     chainPEM(newCA(t, newECDSAKey(t), "Example CA").cert),
+	}
+}
+
+// crtSibling is the seed's wildcard-crt: a certificate under key value, renamed tls.crt.
+func crtSibling(crt []byte, kv ...string) *corev1.Secret {
+	kv = append([]string{annotations.Keys, "value=tls.crt"}, kv...)
+	return sibling("wildcard-crt", value(crt), kv...)
+}
+
+// keySibling is the seed's wildcard-key: a private key under key value, renamed tls.key.
+func keySibling(key []byte, kv ...string) *corev1.Secret {
+	kv = append([]string{annotations.Keys, "value=tls.key"}, kv...)
+	return sibling("wildcard-key", value(key), kv...)
+}
+
 func TestMerge(t *testing.T) {
 	t.Parallel()
-	oldPair := selfSigned(t, newRSAKey(t), "*.example.test")
-	newPair := selfSigned(t, newECDSAKey(t), "*.example.test")
-	crt, key := chainPEM(oldPair.cert), keyPEM(t, oldPair.key, pkcs1)
-	newCrt, newKey := chainPEM(newPair.cert), keyPEM(t, newPair.key, pkcs8)
-	ca := chainPEM(newCA(t, newECDSAKey(t), "Example CA").cert)
-
-	crtSource := func(c []byte, kv ...string) *corev1.Secret {
-		return sibling("wildcard-crt", value(c), append([]string{annotations.Keys, "value=tls.crt"}, kv...)...)
-	}
-	keySource := func(k []byte, kv ...string) *corev1.Secret {
-		return sibling("wildcard-key", value(k), append([]string{annotations.Keys, "value=tls.key"}, kv...)...)
-	}
+	p := newPEMs(t)
+	tls := corev1.SecretTypeTLS
 
 	tests := map[string]struct {
-		target   string
 		sources  []*corev1.Secret
 		expected []string
 
@@ -62,193 +81,83 @@ func TestMerge(t *testing.T) {
 		wantData        map[string][]byte
 		wantReflectTo   string
 		wantSelector    string
-		wantReason      string
-		wantTransient   bool
 		wantCertificate bool
 	}{
 		"certificate and key from two Vault paths": {
-			sources:         []*corev1.Secret{keySource(key), crtSource(crt)},
-			wantType:        corev1.SecretTypeTLS,
-			wantData:        map[string][]byte{"tls.crt": crt, "tls.key": key},
+			sources:         []*corev1.Secret{keySibling(p.key), crtSibling(p.crt)},
+			wantType:        tls,
+			wantData:        map[string][]byte{"tls.crt": p.crt, "tls.key": p.key},
 			wantCertificate: true,
 		},
-		"new pair in place": {
-			sources:         []*corev1.Secret{crtSource(newCrt), keySource(newKey)},
+		"rotation complete": {
+			sources:         []*corev1.Secret{crtSibling(p.newCrt), keySibling(p.newKey)},
 			expected:        []string{"wildcard-crt", "wildcard-key"},
-			wantType:        corev1.SecretTypeTLS,
-			wantData:        map[string][]byte{"tls.crt": newCrt, "tls.key": newKey},
+			wantType:        tls,
+			wantData:        map[string][]byte{"tls.crt": p.newCrt, "tls.key": p.newKey},
 			wantCertificate: true,
 		},
-		"CA certificate from a third sibling": {
+		"CA bundle from a third sibling": {
 			sources: []*corev1.Secret{
-				crtSource(crt), keySource(key),
-				sibling("wildcard-ca", value(ca), annotations.Keys, "value=ca.crt"),
+				crtSibling(p.crt), keySibling(p.key),
+				sibling("wildcard-ca", value(p.ca), annotations.Keys, "value=ca.crt"),
 			},
-			wantType:        corev1.SecretTypeTLS,
-			wantData:        map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": ca},
+			wantType:        tls,
+			wantData:        map[string][]byte{"tls.crt": p.crt, "tls.key": p.key, "ca.crt": p.ca},
 			wantCertificate: true,
-		},
-		"rotation half done: new certificate, old key": {
-			sources:       []*corev1.Secret{crtSource(newCrt), keySource(key)},
-			wantReason:    annotations.ReasonKeyMismatch,
-			wantTransient: true,
-		},
-		"key sibling not created yet": {
-			sources:       []*corev1.Secret{crtSource(crt)},
-			wantReason:    annotations.ReasonMissingSource,
-			wantTransient: true,
-		},
-		"certificate sibling not created yet": {
-			sources:       []*corev1.Secret{keySource(key)},
-			wantReason:    annotations.ReasonMissingSource,
-			wantTransient: true,
-		},
-		"sibling of the last published version gone": {
-			sources:       []*corev1.Secret{crtSource(crt), keySource(key)},
-			expected:      []string{"wildcard-ca", "wildcard-crt", "wildcard-key"},
-			wantReason:    annotations.ReasonMissingSource,
-			wantTransient: true,
-		},
-		"source key not written yet": {
-			sources: []*corev1.Secret{
-				crtSource(crt),
-				sibling("wildcard-key", nil, annotations.Keys, "value=tls.key"),
-			},
-			wantReason:    annotations.ReasonMissingSource,
-			wantTransient: true,
-		},
-		"sources hold no data yet": {
-			sources:       []*corev1.Secret{sibling("empty", nil)},
-			wantReason:    annotations.ReasonMissingSource,
-			wantTransient: true,
-		},
-		"explicit TLS type without TLS keys": {
-			sources: []*corev1.Secret{
-				sibling("wildcard-crt", value(crt), annotations.Type, string(corev1.SecretTypeTLS)),
-			},
-			wantReason:    annotations.ReasonMissingSource,
-			wantTransient: true,
-		},
-		"certificate that does not parse": {
-			sources:    []*corev1.Secret{crtSource([]byte("not a certificate")), keySource(key)},
-			wantReason: annotations.ReasonInvalidCertificate,
-		},
-		"two siblings write the same key": {
-			sources: []*corev1.Secret{
-				crtSource(crt), keySource(key),
-				sibling("wildcard-crt-copy", value(newCrt), annotations.Keys, "value=tls.crt"),
-			},
-			wantReason: annotations.ReasonConflict,
-		},
-		"two siblings without keys annotation hold the same key": {
-			sources: []*corev1.Secret{
-				sibling("db", map[string][]byte{"password": []byte("a")}),
-				sibling("cache", map[string][]byte{"password": []byte("b")}),
-			},
-			wantReason: annotations.ReasonConflict,
-		},
-		"siblings disagree on the type": {
-			sources: []*corev1.Secret{
-				crtSource(crt, annotations.Type, string(corev1.SecretTypeTLS)),
-				keySource(key, annotations.Type, string(corev1.SecretTypeOpaque)),
-			},
-			wantReason: annotations.ReasonConflict,
-		},
-		"siblings disagree on reflect-to": {
-			sources: []*corev1.Secret{
-				crtSource(crt, annotations.ReflectTo, "auth,dex"),
-				keySource(key, annotations.ReflectTo, "auth"),
-			},
-			wantReason: annotations.ReasonConflict,
-		},
-		"siblings disagree on reflect-to-selector": {
-			sources: []*corev1.Secret{
-				crtSource(crt, annotations.ReflectToSelector, "env=prod"),
-				keySource(key, annotations.ReflectToSelector, "env=dev"),
-			},
-			wantReason: annotations.ReasonConflict,
 		},
 		"settings carried to the target when siblings agree": {
 			sources: []*corev1.Secret{
-				crtSource(crt,
-					annotations.Type, string(corev1.SecretTypeTLS),
+				crtSibling(p.crt,
+					annotations.Type, string(tls),
 					annotations.ReflectTo, "auth,dex,hugo-.*",
 					annotations.ReflectToSelector, "env in (prod)"),
-				keySource(key, annotations.ReflectTo, " auth,dex,hugo-.* "),
+				keySibling(p.key, annotations.ReflectTo, " auth,dex,hugo-.* "),
 			},
-			wantType:        corev1.SecretTypeTLS,
-			wantData:        map[string][]byte{"tls.crt": crt, "tls.key": key},
+			wantType:        tls,
+			wantData:        map[string][]byte{"tls.crt": p.crt, "tls.key": p.key},
 			wantReflectTo:   "auth,dex,hugo-.*",
 			wantSelector:    "env in (prod)",
 			wantCertificate: true,
 		},
 		"explicit Opaque type skips TLS validation": {
 			sources: []*corev1.Secret{
-				crtSource(newCrt, annotations.Type, string(corev1.SecretTypeOpaque)),
-				keySource(key),
+				crtSibling(p.newCrt, annotations.Type, string(corev1.SecretTypeOpaque)),
+				keySibling(p.key),
 			},
 			wantType: corev1.SecretTypeOpaque,
-			wantData: map[string][]byte{"tls.crt": newCrt, "tls.key": key},
+			wantData: map[string][]byte{"tls.crt": p.newCrt, "tls.key": p.key},
 		},
 		"every key under its own name without keys annotation": {
 			sources: []*corev1.Secret{
-				sibling("db", map[string][]byte{"username": []byte("app"), "password": []byte("s3cr3t")}),
+				sibling("db", map[string][]byte{"username": []byte("app"), "password": []byte("pw")}),
 				sibling("endpoint", map[string][]byte{"host": []byte("db.internal")}),
 			},
 			wantType: corev1.SecretTypeOpaque,
 			wantData: map[string][]byte{
-				"username": []byte("app"), "password": []byte("s3cr3t"), "host": []byte("db.internal"),
+				"username": []byte("app"), "password": []byte("pw"), "host": []byte("db.internal"),
 			},
 		},
 		"keys annotation leaves other keys out": {
 			sources: []*corev1.Secret{
-				sibling("db", map[string][]byte{"username": []byte("app"), "password": []byte("s3cr3t")},
+				sibling("db", map[string][]byte{"username": []byte("app"), "password": []byte("pw")},
 					annotations.Keys, "password=db-password"),
 			},
 			wantType: corev1.SecretTypeOpaque,
-			wantData: map[string][]byte{"db-password": []byte("s3cr3t")},
-		},
-		"invalid keys annotation": {
-			sources: []*corev1.Secret{
-				crtSource(crt), sibling("wildcard-key", value(key), annotations.Keys, "value:tls.key"),
-			},
-			wantReason: annotations.ReasonInvalidAnnotation,
-		},
-		"empty keys annotation": {
-			sources:    []*corev1.Secret{sibling("wildcard-key", value(key), annotations.Keys, "")},
-			wantReason: annotations.ReasonInvalidAnnotation,
-		},
-		"target name with an uppercase letter": {
-			target:     "Wildcard-TLS",
-			sources:    []*corev1.Secret{crtSource(crt), keySource(key)},
-			wantReason: annotations.ReasonInvalidAnnotation,
-		},
-		"target name with an underscore": {
-			target:     "wildcard_tls",
-			sources:    []*corev1.Secret{crtSource(crt), keySource(key)},
-			wantReason: annotations.ReasonInvalidAnnotation,
+			wantData: map[string][]byte{"db-password": []byte("pw")},
 		},
 	}
 
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			target := wildcard
-			if tt.target != "" {
-				target.Name = tt.target
-			}
-
-			got, err := Merge(target, tt.sources, tt.expected)
-			if tt.wantReason != "" {
-				assertRefused(t, err, tt.wantReason, tt.wantTransient)
-				return
-			}
+			got, err := Merge(wildcard, tt.sources, tt.expected)
 			if err != nil {
 				t.Fatalf("Merge(): %v", err)
 			}
 
-			if got.Key != target || got.Type != tt.wantType {
-				t.Errorf("Merge() = %s of type %s, want %s of type %s", got.Key, got.Type, target, tt.wantType)
+			if got.Key != wildcard || got.Type != tt.wantType {
+				t.Errorf("Merge() = %s of type %s, want %s of type %s",
+					got.Key, got.Type, wildcard, tt.wantType)
 			}
 			if !maps.EqualFunc(got.Data, tt.wantData, slices.Equal) {
 				t.Errorf("Merge() data keys = %v, want %v", slices.Sorted(maps.Keys(got.Data)),
@@ -264,6 +173,133 @@ func TestMerge(t *testing.T) {
 			if names := sourceNames(tt.sources); !slices.Equal(got.Sources, names) {
 				t.Errorf("Merge() sources = %v, want %v", got.Sources, names)
 			}
+		})
+	}
+}
+
+func TestMergeRefused(t *testing.T) {
+	t.Parallel()
+	p := newPEMs(t)
+	tls := string(corev1.SecretTypeTLS)
+	password := func(v string) map[string][]byte { return map[string][]byte{"password": []byte(v)} }
+
+	tests := map[string]struct {
+		target   string
+		sources  []*corev1.Secret
+		expected []string
+
+		wantReason    string
+		wantTransient bool
+	}{
+		"rotation half done: new certificate, old key": {
+			sources:       []*corev1.Secret{crtSibling(p.newCrt), keySibling(p.key)},
+			wantReason:    annotations.ReasonKeyMismatch,
+			wantTransient: true,
+		},
+		"key sibling not created yet": {
+			sources:       []*corev1.Secret{crtSibling(p.crt)},
+			wantReason:    annotations.ReasonMissingSource,
+			wantTransient: true,
+		},
+		"certificate sibling not created yet": {
+			sources:       []*corev1.Secret{keySibling(p.key)},
+			wantReason:    annotations.ReasonMissingSource,
+			wantTransient: true,
+		},
+		"sibling of the last published version gone": {
+			sources:       []*corev1.Secret{crtSibling(p.crt), keySibling(p.key)},
+			expected:      []string{"wildcard-ca", "wildcard-crt", "wildcard-key"},
+			wantReason:    annotations.ReasonMissingSource,
+			wantTransient: true,
+		},
+		"source key not written yet": {
+			sources: []*corev1.Secret{
+				crtSibling(p.crt), sibling("wildcard-key", nil, annotations.Keys, "value=tls.key"),
+			},
+			wantReason:    annotations.ReasonMissingSource,
+			wantTransient: true,
+		},
+		"sources hold no data yet": {
+			sources:       []*corev1.Secret{sibling("empty", nil)},
+			wantReason:    annotations.ReasonMissingSource,
+			wantTransient: true,
+		},
+		"explicit TLS type without TLS keys": {
+			sources:       []*corev1.Secret{sibling("wildcard-crt", value(p.crt), annotations.Type, tls)},
+			wantReason:    annotations.ReasonMissingSource,
+			wantTransient: true,
+		},
+		"certificate that does not parse": {
+			sources:    []*corev1.Secret{crtSibling([]byte("not a certificate")), keySibling(p.key)},
+			wantReason: annotations.ReasonInvalidCertificate,
+		},
+		"two siblings write the same key": {
+			sources: []*corev1.Secret{
+				crtSibling(p.crt), keySibling(p.key),
+				sibling("wildcard-crt-copy", value(p.newCrt), annotations.Keys, "value=tls.crt"),
+			},
+			wantReason: annotations.ReasonConflict,
+		},
+		"two siblings without keys annotation hold the same key": {
+			sources:    []*corev1.Secret{sibling("db", password("a")), sibling("cache", password("b"))},
+			wantReason: annotations.ReasonConflict,
+		},
+		"siblings disagree on the type": {
+			sources: []*corev1.Secret{
+				crtSibling(p.crt, annotations.Type, tls),
+				keySibling(p.key, annotations.Type, string(corev1.SecretTypeOpaque)),
+			},
+			wantReason: annotations.ReasonConflict,
+		},
+		"siblings disagree on reflect-to": {
+			sources: []*corev1.Secret{
+				crtSibling(p.crt, annotations.ReflectTo, "auth,dex"),
+				keySibling(p.key, annotations.ReflectTo, "auth"),
+			},
+			wantReason: annotations.ReasonConflict,
+		},
+		"siblings disagree on reflect-to-selector": {
+			sources: []*corev1.Secret{
+				crtSibling(p.crt, annotations.ReflectToSelector, "env=prod"),
+				keySibling(p.key, annotations.ReflectToSelector, "env=dev"),
+			},
+			wantReason: annotations.ReasonConflict,
+		},
+		"invalid keys annotation": {
+			sources: []*corev1.Secret{
+				crtSibling(p.crt), sibling("wildcard-key", value(p.key), annotations.Keys, "value:tls.key"),
+			},
+			wantReason: annotations.ReasonInvalidAnnotation,
+		},
+		"empty keys annotation": {
+			sources:    []*corev1.Secret{sibling("wildcard-key", value(p.key), annotations.Keys, "")},
+			wantReason: annotations.ReasonInvalidAnnotation,
+		},
+		"target name with an uppercase letter": {
+			target:     "Wildcard-TLS",
+			sources:    []*corev1.Secret{crtSibling(p.crt), keySibling(p.key)},
+			wantReason: annotations.ReasonInvalidAnnotation,
+		},
+		"target name with an underscore": {
+			target:     "wildcard_tls",
+			sources:    []*corev1.Secret{crtSibling(p.crt), keySibling(p.key)},
+			wantReason: annotations.ReasonInvalidAnnotation,
+		},
+	}
+
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			target := wildcard
+			if tt.target != "" {
+				target.Name = tt.target
+			}
+			got, err := Merge(target, tt.sources, tt.expected)
+			if got != nil {
+				t.Errorf("Merge() = target with keys %v along with error %v",
+					slices.Sorted(maps.Keys(got.Data)), err)
+			}
+			assertRefused(t, err, tt.wantReason, tt.wantTransient)
 		})
 	}
 }
@@ -293,6 +329,7 @@ func sourceNames(sources []*corev1.Secret) []string {
 
 func TestMergeHash(t *testing.T) {
 	t.Parallel()
+	list := func(s ...*corev1.Secret) []*corev1.Secret { return s }
 	a := sibling("a", map[string][]byte{"username": []byte("app")})
 	b := sibling("b", map[string][]byte{"password": []byte("s3cr3t")})
 	rotated := sibling("b", map[string][]byte{"password": []byte("rotated")})
@@ -304,11 +341,11 @@ func TestMergeHash(t *testing.T) {
 		first, second []*corev1.Secret
 		wantSame      bool
 	}{
-		"sources in another order":    {first: []*corev1.Secret{a, b}, second: []*corev1.Secret{b, a}, wantSame: true},
-		"a value changed":             {first: []*corev1.Secret{a, b}, second: []*corev1.Secret{a, rotated}},
-		"the type changed":            {first: []*corev1.Secret{a, b}, second: []*corev1.Secret{a, custom}},
-		"a key gone":                  {first: []*corev1.Secret{a, b}, second: []*corev1.Secret{b}},
-		"key and value bytes shifted": {first: []*corev1.Secret{joined}, second: []*corev1.Secret{split}},
+		"sources in another order":    {first: list(a, b), second: list(b, a), wantSame: true},
+		"a value changed":             {first: list(a, b), second: list(a, rotated)},
+		"the type changed":            {first: list(a, b), second: list(a, custom)},
+		"a key gone":                  {first: list(a, b), second: list(b)},
+		"key and value bytes shifted": {first: list(joined), second: list(split)},
 	}
 
 	for name, tt := range tests {
@@ -337,9 +374,10 @@ func TestMergeLeavesSourcesAlone(t *testing.T) {
 		annotations.ReflectTo, "auth")
 
 	tests := map[string]struct {
-		sources []*corev1.Secret
+		sources    []*corev1.Secret
+		wantMerged bool
 	}{
-		"merged":  {sources: []*corev1.Secret{key, crt}},
+		"merged":  {sources: []*corev1.Secret{key, crt}, wantMerged: true},
 		"refused": {sources: []*corev1.Secret{key}},
 	}
 
@@ -352,9 +390,12 @@ func TestMergeLeavesSourcesAlone(t *testing.T) {
 				copies = append(copies, s.DeepCopy())
 			}
 
-			got, _ := Merge(wildcard, tt.sources, nil)
+			got, err := Merge(wildcard, tt.sources, nil)
+			if (err == nil) != tt.wantMerged {
+				t.Fatalf("Merge() error = %v, want a merge: %v", err, tt.wantMerged)
+			}
 			if !slices.Equal(tt.sources, order) {
-				t.Errorf("Merge() reordered its input to %v", sourceNames(tt.sources))
+				t.Errorf("Merge() reordered its input: %s first, was %s", tt.sources[0].Name, order[0].Name)
 			}
 			for i, s := range tt.sources {
 				if !reflect.DeepEqual(s, copies[i]) {
@@ -364,7 +405,7 @@ func TestMergeLeavesSourcesAlone(t *testing.T) {
 			if got != nil {
 				got.Data["extra"] = []byte("x")
 				if _, shared := key.Data["extra"]; shared {
-					t.Errorf("target data map is a source's map")
+					t.Errorf("the target's data map is a source's map")
 				}
 			}
 		})

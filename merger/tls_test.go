@@ -80,7 +80,9 @@ func TestValidateTLS(t *testing.T) {
 		},
 
 		"certificate that is not PEM": {
-			cert: []byte("not a certificate"), key: keyPEM(t, ecPair.key, sec1), wantErr: ErrInvalidCertificate,
+			cert:    []byte("not a certificate"),
+			key:     keyPEM(t, ecPair.key, sec1),
+			wantErr: ErrInvalidCertificate,
 		},
 		"empty certificate": {
 			cert: nil, key: keyPEM(t, ecPair.key, sec1), wantErr: ErrInvalidCertificate,
@@ -96,7 +98,9 @@ func TestValidateTLS(t *testing.T) {
 			wantErr: ErrInvalidCertificate,
 		},
 		"key in place of the certificate": {
-			cert: keyPEM(t, ecPair.key, sec1), key: keyPEM(t, ecPair.key, sec1), wantErr: ErrInvalidCertificate,
+			cert:    keyPEM(t, ecPair.key, sec1),
+			key:     keyPEM(t, ecPair.key, sec1),
+			wantErr: ErrInvalidCertificate,
 		},
 
 		"key that is not PEM": {

@@ -100,9 +100,14 @@ func TestMirror(t *testing.T) {
 func TestMirrorDataIsACopy(t *testing.T) {
 	t.Parallel()
 	source := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "vso-system", Name: "wildcard-tls"},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{"tls.crt": []byte("cert"), "tls.key": []byte("key")},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   "vso-system",
+			Name:        "wildcard-tls",
+			Labels:      map[string]string{annotations.ManagedBy: annotations.ManagedByValue},
+			Annotations: map[string]string{annotations.ContentHash: "1111111111111111"},
+		},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": []byte("cert"), "tls.key": []byte("key")},
 	}
 	before := source.DeepCopy()
 
@@ -153,8 +158,8 @@ func TestSourceOf(t *testing.T) {
 
 func TestSourceOfMirror(t *testing.T) {
 	t.Parallel()
-	source := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "vso-system", Name: "wildcard-tls"}}
 	want := types.NamespacedName{Namespace: "vso-system", Name: "wildcard-tls"}
+	source := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
 
 	got, ok := SourceOf(Mirror(source, "auth"))
 	if !ok || got != want {
@@ -164,13 +169,14 @@ func TestSourceOfMirror(t *testing.T) {
 
 func TestParseRef(t *testing.T) {
 	t.Parallel()
+	wildcardTLS := types.NamespacedName{Namespace: "vso-system", Name: "wildcard-tls"}
 	tests := map[string]struct {
 		value   string
 		want    types.NamespacedName
 		wantErr bool
 	}{
-		"namespace and name": {value: "vso-system/wildcard-tls", want: types.NamespacedName{Namespace: "vso-system", Name: "wildcard-tls"}},
-		"spaces around":      {value: " vso-system/wildcard-tls\n", want: types.NamespacedName{Namespace: "vso-system", Name: "wildcard-tls"}},
+		"namespace and name": {value: "vso-system/wildcard-tls", want: wildcardTLS},
+		"spaces around":      {value: " vso-system/wildcard-tls\n", want: wildcardTLS},
 		"name only":          {value: "wildcard-tls", wantErr: true},
 		"empty namespace":    {value: "/wildcard-tls", wantErr: true},
 		"empty name":         {value: "vso-system/", wantErr: true},
@@ -191,7 +197,8 @@ func TestParseRef(t *testing.T) {
 }
 
 func FuzzParseRef(f *testing.F) {
-	for _, seed := range []string{"vso-system/wildcard-tls", " a/b ", "a/b/c", "/b", "a/", "/", "", "a"} {
+	seeds := []string{"vso-system/wildcard-tls", " a/b ", "a/b/c", "/b", "a/", "/", "", "a"}
+	for _, seed := range seeds {
 		f.Add(seed)
 	}
 

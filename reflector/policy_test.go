@@ -113,25 +113,36 @@ func TestParsePatterns(t *testing.T) {
 
 func TestForTarget(t *testing.T) {
 	t.Parallel()
+	to, sel := annotations.ReflectTo, annotations.ReflectToSelector
 	tests := map[string]struct {
 		reflectTo, selector string
 		want                []string
 		wantErr             string
 	}{
-		"no settings":               {},
-		"blank settings":            {reflectTo: " , ", selector: "  "},
-		"patterns":                  {reflectTo: "auth,hugo-.*", want: []string{"auth", "hugo-blog", "hugo-wiki"}},
-		"set-based selector":        {selector: "env in (prod)", want: []string{"auth", "dex", "hugo-blog"}},
-		"equality selector":         {selector: "team=web", want: []string{"hugo-blog", "hugo-wiki"}},
-		"selector of two labels":    {selector: "team=web,env!=dev", want: []string{"hugo-blog"}},
-		"selector on a missing key": {selector: "!team", want: []string{"dex", "my-hugo-blog", "kube-system"}},
+		"no settings":    {},
+		"blank settings": {reflectTo: " , ", selector: "  "},
+		"patterns": {
+			reflectTo: "auth,hugo-.*", want: []string{"auth", "hugo-blog", "hugo-wiki"},
+		},
+		"set-based selector": {
+			selector: "env in (prod)", want: []string{"auth", "dex", "hugo-blog"},
+		},
+		"equality selector": {
+			selector: "team=web", want: []string{"hugo-blog", "hugo-wiki"},
+		},
+		"selector of two labels": {
+			selector: "team=web,env!=dev", want: []string{"hugo-blog"},
+		},
+		"selector on a missing label": {
+			selector: "!team", want: []string{"dex", "my-hugo-blog", "kube-system"},
+		},
 		"patterns or selector": {
 			reflectTo: "dex", selector: "team=web", want: []string{"dex", "hugo-blog", "hugo-wiki"},
 		},
-		"invalid pattern":                  {reflectTo: "hugo-(", wantErr: annotations.ReflectTo},
-		"unterminated set selector":        {selector: "env in (prod", wantErr: annotations.ReflectToSelector},
-		"selector with invalid key":        {selector: "-team=web", wantErr: annotations.ReflectToSelector},
-		"set selector without parentheses": {reflectTo: "auth", selector: "env in prod", wantErr: annotations.ReflectToSelector},
+		"invalid pattern":                  {reflectTo: "hugo-(", wantErr: to},
+		"unterminated set selector":        {selector: "env in (prod", wantErr: sel},
+		"selector with invalid key":        {selector: "-team=web", wantErr: sel},
+		"set selector without parentheses": {reflectTo: "auth", selector: "env in prod", wantErr: sel},
 	}
 
 	for name, tt := range tests {
@@ -263,11 +274,19 @@ func TestAllowsPull(t *testing.T) {
 		want        bool
 		wantErr     bool
 	}{
-		"allowed everywhere":         {annotations: reflectorAnnotations("allowed", "true"), namespace: "auth", want: true},
-		"allowed in any case":        {annotations: reflectorAnnotations("allowed", "TRUE"), namespace: "auth", want: true},
-		"not allowed":                {annotations: reflectorAnnotations("allowed", "false"), namespace: "auth"},
-		"no annotations":             {annotations: nil, namespace: "auth"},
-		"auto-enabled is no consent": {annotations: reflectorAnnotations("auto-enabled", "true"), namespace: "auth"},
+		"allowed everywhere": {
+			annotations: reflectorAnnotations("allowed", "true"), namespace: "auth", want: true,
+		},
+		"allowed in any case": {
+			annotations: reflectorAnnotations("allowed", "TRUE"), namespace: "auth", want: true,
+		},
+		"not allowed": {
+			annotations: reflectorAnnotations("allowed", "false"), namespace: "auth",
+		},
+		"auto-enabled is no consent": {
+			annotations: reflectorAnnotations("auto-enabled", "true"), namespace: "auth",
+		},
+		"no annotations": {annotations: nil, namespace: "auth"},
 		"allowed namespace": {
 			annotations: reflectorAnnotations("allowed", "true", "allowed-namespaces", "auth,hugo-.*"),
 			namespace:   "hugo-blog",
@@ -304,11 +323,19 @@ func TestIsReflectorSource(t *testing.T) {
 		annotations map[string]string
 		want        bool
 	}{
-		"allowed set":                {annotations: reflectorAnnotations("allowed", "false"), want: true},
-		"auto-enabled set":           {annotations: reflectorAnnotations("auto-enabled", "true"), want: true},
-		"only auto namespaces":       {annotations: reflectorAnnotations("auto-namespaces", "auth")},
-		"mergeflect reflect-to only": {annotations: map[string]string{annotations.ReflectTo: "auth"}},
-		"no annotations":             {annotations: nil},
+		"allowed set, even false": {
+			annotations: reflectorAnnotations("allowed", "false"), want: true,
+		},
+		"auto-enabled set": {
+			annotations: reflectorAnnotations("auto-enabled", "true"), want: true,
+		},
+		"only auto namespaces": {
+			annotations: reflectorAnnotations("auto-namespaces", "auth"),
+		},
+		"mergeflect reflect-to only": {
+			annotations: map[string]string{annotations.ReflectTo: "auth"},
+		},
+		"no annotations": {annotations: nil},
 	}
 
 	for name, tt := range tests {
@@ -383,7 +410,8 @@ func FuzzPolicy(f *testing.F) {
 		byPatterns, err1 := ForTarget(reflectTo, "")
 		bySelector, err2 := ForTarget("", selector)
 		if err1 != nil || err2 != nil {
-			t.Fatalf("ForTarget(%q, %q) parses, but not each half alone: %v, %v", reflectTo, selector, err1, err2)
+			t.Fatalf("ForTarget(%q, %q) parses, but not each half alone: %v, %v",
+				reflectTo, selector, err1, err2)
 		}
 		if both.Selects(ns) != (byPatterns.Selects(ns) || bySelector.Selects(ns)) {
 			t.Fatalf("ForTarget(%q, %q).Selects(%q) is not patterns or selector", reflectTo, selector, name)

@@ -28,7 +28,8 @@ func main() {
 
 // run starts the control plane and keeps it up until a signal arrives.
 func run() error {
-	dir := flag.String("dir", "", "directory for the state, the log and the admin kubeconfig (required)")
+	dir := flag.String("dir", "",
+		"directory for the state, the log and the admin kubeconfig (required)")
 	flag.Parse()
 	if *dir == "" {
 		return errors.New("the -dir flag is required")

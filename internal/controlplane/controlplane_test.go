@@ -156,7 +156,12 @@ func serviceAccountToken(ctx context.Context, t *testing.T, admin kubernetes.Int
 }
 
 // checkServiceAccountIdentity asks the API server who the token belongs to.
-func checkServiceAccountIdentity(ctx context.Context, t *testing.T, cp *ControlPlane, token string) {
+func checkServiceAccountIdentity(
+	ctx context.Context,
+	t *testing.T,
+	cp *ControlPlane,
+	token string,
+) {
 	t.Helper()
 	client := newClient(t, cp.ConfigFor(token))
 	review, err := client.AuthenticationV1().SelfSubjectReviews().

@@ -99,7 +99,8 @@ func TestStartReportsEarlyExit(t *testing.T) {
 	if err == nil {
 		t.Fatal("Start() succeeded with an etcd that exits at once")
 	}
-	for _, want := range []string{"etcd exited unexpectedly", "exit status 3", "bad flag --frobnicate"} {
+	wants := []string{"etcd exited unexpectedly", "exit status 3", "bad flag --frobnicate"}
+	for _, want := range wants {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Start() error = %v, want it to contain %q", err, want)
 		}

@@ -111,19 +111,20 @@ func (p *process) stop() error {
 		return p.failure()
 	}
 
-	if err := terminateGroup(p.cmd.Process); err != nil {
-		return fmt.Errorf("terminate %s: %w", p.name, err)
-	}
-	timer := time.NewTimer(stopGrace)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-	case <-timer.C:
+	// If SIGTERM cannot be sent, go straight to SIGKILL.
+	termErr := terminateGroup(p.cmd.Process)
+	if termErr == nil {
+		timer := time.NewTimer(stopGrace)
+		defer timer.Stop()
+		select {
+		case <-p.done:
+		case <-timer.C:
+		}
 	}
 
 	// Also catches members of the group that outlived the leader.
 	if err := killGroup(p.cmd.Process); err != nil {
-		return fmt.Errorf("kill %s: %w", p.name, err)
+		return fmt.Errorf("stop %s: %w", p.name, errors.Join(termErr, err))
 	}
 	<-p.done
 	return nil
