@@ -108,11 +108,10 @@ func (t *Target) agree(sources []*corev1.Secret) error {
 	for _, setting := range settings {
 		from := ""
 		for _, s := range sources {
-			value, ok := s.Annotations[setting.annotation]
-			if !ok {
+			value := strings.TrimSpace(s.Annotations[setting.annotation])
+			if value == "" {
 				continue
 			}
-			value = strings.TrimSpace(value)
 			if from != "" && value != *setting.into {
 				return refuse(annotations.ReasonConflict, false,
 					"siblings %s and %s disagree on %s", from, s.Name, setting.annotation)

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -72,11 +73,18 @@ func parseChain(data []byte) (*x509.Certificate, error) {
 	return leaf, nil
 }
 
-// parsePrivateKey reads the first PEM block of data as a PKCS #8, PKCS #1 or SEC 1 key.
+// parsePrivateKey reads the first private-key PEM block of data, skipping others such as
+// the EC PARAMETERS block openssl writes before an EC key, as a PKCS #8, PKCS #1 or SEC 1 key.
 func parsePrivateKey(data []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%w: no PEM block found", ErrInvalidKey)
+	var block *pem.Block
+	for {
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil, fmt.Errorf("%w: no PEM private key found", ErrInvalidKey)
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			break
+		}
 	}
 
 	var key any

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/tazlab/mergeflect/annotations"
 	"github.com/tazlab/mergeflect/merger"
@@ -44,7 +45,7 @@ func SourceOf(mirror metav1.Object) (types.NamespacedName, bool) {
 // ParseRef parses a namespace/name reference such as Reflector's reflects annotation.
 func ParseRef(value string) (types.NamespacedName, error) {
 	ns, name, ok := strings.Cut(strings.TrimSpace(value), "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
 		return types.NamespacedName{}, fmt.Errorf("%q is not namespace/name", value)
 	}
 	return types.NamespacedName{Namespace: ns, Name: name}, nil

@@ -50,10 +50,11 @@ func ParsePatterns(value string) ([]*regexp.Regexp, error) {
 		if item == "" {
 			continue
 		}
-		re, err := regexp.Compile("^(?:" + item + ")$")
-		if err != nil {
+		// Compiled alone first, so that a stray parenthesis cannot escape the anchors.
+		if _, err := regexp.Compile(item); err != nil {
 			return nil, fmt.Errorf("namespace pattern %q: %w", item, err)
 		}
+		re := regexp.MustCompile("^(?:" + item + ")$")
 		patterns = append(patterns, re)
 	}
 	return patterns, nil
