@@ -54,7 +54,10 @@ func ParsePatterns(value string) ([]*regexp.Regexp, error) {
 		if _, err := regexp.Compile(item); err != nil {
 			return nil, fmt.Errorf("namespace pattern %q: %w", item, err)
 		}
-		re := regexp.MustCompile("^(?:" + item + ")$")
+		re, err := regexp.Compile("^(?:" + item + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("namespace pattern %q: %w", item, err)
+		}
 		patterns = append(patterns, re)
 	}
 	return patterns, nil
