@@ -38,7 +38,8 @@ func run() error {
 	var burst int
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig; default $KUBECONFIG, else in-cluster")
 	flag.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8080", "address serving /metrics; 0 disables it")
-	flag.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address serving /healthz and /readyz; 0 disables it")
+	flag.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081",
+		"address serving /healthz and /readyz; 0 disables it")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.StringVar(&logFormat, "log-format", "json", "json or console")
 	flag.Float64Var(&qps, "kube-api-qps", 200, "requests per second to the API server, sustained")
@@ -47,7 +48,8 @@ func run() error {
 	flag.IntVar(&cfg.Controller.FanOut, "fanout", 32, "mirror writes in flight at once for one reflected Secret")
 	flag.DurationVar(&cfg.Controller.Grace, "mismatch-grace", 30*time.Second,
 		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
-	flag.StringVar(&cfg.Informers.Namespace, "namespace", "", "watch and write Secrets in this namespace only; default all")
+	flag.StringVar(&cfg.Informers.Namespace, "namespace", "",
+		"watch and write Secrets in this namespace only; default all")
 	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
 		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
 	flag.Parse()

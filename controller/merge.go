@@ -51,7 +51,12 @@ func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) e
 }
 
 // publish writes a validated target and reports what changed.
-func (c *Controller) publish(ctx context.Context, t *merger.Target, sources []*corev1.Secret, existing *corev1.Secret) error {
+func (c *Controller) publish(
+	ctx context.Context,
+	t *merger.Target,
+	sources []*corev1.Secret,
+	existing *corev1.Secret,
+) error {
 	result, err := c.apply(ctx, existing, targetSecret(t))
 	if errors.Is(err, errUnmanaged) {
 		c.refuseNow(t.Key, sources, nil, annotations.ReasonConflict,
@@ -81,7 +86,12 @@ func (c *Controller) publish(ctx context.Context, t *merger.Target, sources []*c
 
 // refuse reports a refused merge: at once when it is permanent, after the grace period
 // when it is transient. The target and its mirrors keep their last good version.
-func (c *Controller) refuse(key types.NamespacedName, sources []*corev1.Secret, existing *corev1.Secret, err *merger.Error) {
+func (c *Controller) refuse(
+	key types.NamespacedName,
+	sources []*corev1.Secret,
+	existing *corev1.Secret,
+	err *merger.Error,
+) {
 	report, wait := c.refusals.observe(key, err, c.opts.Grace, time.Now())
 	if wait > 0 {
 		c.log.Debug().Str("namespace", key.Namespace).Str("target", key.Name).Str("reason", err.Reason).
@@ -98,7 +108,13 @@ func (c *Controller) refuse(key types.NamespacedName, sources []*corev1.Secret, 
 }
 
 // refuseNow reports a refusal that no grace period can mend.
-func (c *Controller) refuseNow(key types.NamespacedName, sources []*corev1.Secret, existing *corev1.Secret, reason, message string) {
+func (c *Controller) refuseNow(
+	key types.NamespacedName,
+	sources []*corev1.Secret,
+	existing *corev1.Secret,
+	reason,
+	message string,
+) {
 	c.refuse(key, sources, existing, &merger.Error{Reason: reason, Err: errors.New(message)})
 }
 

@@ -52,7 +52,11 @@ func (c *Controller) pullSource(ctx context.Context, from, key types.NamespacedN
 	}
 
 	allowed, err := reflector.AllowsPull(meta.GetAnnotations(), key.Namespace)
-	if err != nil || !allowed {
+	if err != nil {
+		c.warn(annotations.ReasonInvalidAnnotation, fmt.Sprintf("reflected secret %s: %v", from, err), ref)
+		return nil, nil
+	}
+	if !allowed {
 		c.warn(annotations.ReasonInvalidAnnotation,
 			fmt.Sprintf("secret %s does not allow reflection into namespace %s", from, key.Namespace), ref)
 		return nil, nil

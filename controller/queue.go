@@ -11,7 +11,10 @@ import (
 	"github.com/tazlab/mergeflect/informers"
 )
 
-func newQueue(name string, provider workqueue.MetricsProvider) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
+func newQueue(
+	name string,
+	provider workqueue.MetricsProvider,
+) workqueue.TypedRateLimitingInterface[types.NamespacedName] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
 		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: name, MetricsProvider: provider},

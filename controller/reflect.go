@@ -42,7 +42,12 @@ func (c *Controller) syncReflection(ctx context.Context, key types.NamespacedNam
 // reflected returns the Secret key with its data and its reflection policy. The Secret is
 // nil when it no longer exists or no longer asks to be reflected; the policy is nil when
 // its annotations cannot be parsed, which is reported and keeps the mirrors as they are.
-func (c *Controller) reflected(ctx context.Context, key types.NamespacedName) (*corev1.Secret, *reflector.Policy, error) {
+func (c *Controller) reflected(
+	ctx context.Context,
+	key types.NamespacedName) (*corev1.Secret,
+	*reflector.Policy,
+	error,
+) {
 	if target := c.managed(key); target != nil && informers.IsTarget(target) {
 		policy, err := reflector.ForTarget(target.Annotations[annotations.ReflectTo],
 			target.Annotations[annotations.ReflectToSelector])
@@ -95,7 +100,12 @@ func (c *Controller) selected(policy reflector.Policy, own string) map[string]bo
 
 // reconcileMirrors writes the mirrors of source into every namespace of want and deletes
 // those it owns elsewhere, several at a time. A nil source deletes every mirror of key.
-func (c *Controller) reconcileMirrors(ctx context.Context, key types.NamespacedName, source *corev1.Secret, want map[string]bool) error {
+func (c *Controller) reconcileMirrors(
+	ctx context.Context,
+	key types.NamespacedName,
+	source *corev1.Secret,
+	want map[string]bool,
+) error {
 	var writes []func(context.Context) (string, error)
 	var conflicts []string
 
@@ -124,7 +134,11 @@ func (c *Controller) reconcileMirrors(ctx context.Context, key types.NamespacedN
 }
 
 // fanOut runs writes with at most Options.FanOut in flight and counts their results.
-func (c *Controller) fanOut(ctx context.Context, writes []func(context.Context) (string, error)) (map[string]int, []error) {
+func (c *Controller) fanOut(
+	ctx context.Context,
+	writes []func(context.Context) (string, error)) (map[string]int,
+	[]error,
+) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	results := map[string]int{}
@@ -155,7 +169,12 @@ func (c *Controller) fanOut(ctx context.Context, writes []func(context.Context) 
 }
 
 // reportReflection records what a reflection did: metrics always, Events for changes.
-func (c *Controller) reportReflection(key types.NamespacedName, source *corev1.Secret, results map[string]int, conflicts []string) {
+func (c *Controller) reportReflection(
+	key types.NamespacedName,
+	source *corev1.Secret,
+	results map[string]int,
+	conflicts []string,
+) {
 	for result, n := range results {
 		if result != unchanged {
 			c.metrics.ReflectionsTotal.WithLabelValues(result).Add(float64(n))

@@ -36,7 +36,13 @@ func newRefusals(gauge prometheus.Gauge) *refusals {
 
 // observe records a refusal of key at now. It returns whether the refusal should be
 // reported now and, if not, how long to wait before looking again.
-func (r *refusals) observe(key types.NamespacedName, err *merger.Error, grace time.Duration, now time.Time) (bool, time.Duration) {
+func (r *refusals) observe(
+	key types.NamespacedName,
+	err *merger.Error,
+	grace time.Duration,
+	now time.Time) (bool,
+	time.Duration,
+) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 

@@ -85,7 +85,14 @@ func newRecorder(ctx context.Context, client kubernetes.Interface) (record.Event
 }
 
 // serve starts the metrics and probe servers and returns a function that stops them.
-func serve(ctx context.Context, cfg Config, reg *prometheus.Registry, ready *atomic.Bool, log zerolog.Logger) (func(), error) {
+func serve(
+	ctx context.Context,
+	cfg Config,
+	reg *prometheus.Registry,
+	ready *atomic.Bool,
+	log zerolog.Logger) (func(),
+	error,
+) {
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 

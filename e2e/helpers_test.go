@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,12 +190,4 @@ func keysOf(data map[string][]byte) []string {
 		keys = append(keys, k)
 	}
 	return keys
-}
-
-func joinNames(prefix string, names ...string) string {
-	var out []string
-	for _, n := range names {
-		out = append(out, prefix+"-"+n)
-	}
-	return strings.Join(out, ",")
 }

@@ -12,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/internal/controlplane"
@@ -52,7 +54,7 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer cp.Stop()
+	defer func() { _ = cp.Stop() }()
 	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
 		return 0, err
 	}
@@ -78,7 +80,41 @@ func run(m *testing.M) (int, error) {
 	if code != 0 {
 		dumpTail(daemonLog, 60)
 	}
+	if err := checkNoDataLeaked(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = 1
+	}
 	return code, nil
+}
+
+// leakMarkers are strings that only Secret data written by the tests contains: PEM armour
+// and the plain values of the tests' Secrets.
+var leakMarkers = []string{"-----BEGIN", "-----END", "s3cr3t", "from-source", "do not touch", "edited by hand"}
+
+// checkNoDataLeaked reads everything mergeflect said, its log and its Events, and fails if
+// any of it quotes Secret data.
+func checkNoDataLeaked(ctx context.Context) error {
+	log, err := os.ReadFile(daemonLog)
+	if err != nil {
+		return err
+	}
+	events, err := admin.CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	said := []string{string(log)}
+	for _, e := range events.Items {
+		said = append(said, e.Message)
+	}
+
+	for _, text := range said {
+		for _, marker := range leakMarkers {
+			if strings.Contains(text, marker) {
+				return fmt.Errorf("mergeflect's log or Events quote Secret data (%q)", marker)
+			}
+		}
+	}
+	return nil
 }
 
 // buildDaemon builds the mergeflect command the way a user would.

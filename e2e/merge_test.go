@@ -37,12 +37,16 @@ func newSeed(t *testing.T) *seed {
 	s.mirrors = []string{p + "-auth", p + "-dex", p + "-hugo-blog", p + "-hugo-wiki"}
 
 	reflectTo := fmt.Sprintf("%s-auth, %s-dex, %s-hugo-.*", p, p, p)
-	createSource(t, source{ns: s.ns, name: "wildcard-crt", target: "wildcard-tls",
+	createSource(t, source{
+		ns: s.ns, name: "wildcard-crt", target: "wildcard-tls",
 		annotations: map[string]string{annotations.Keys: "value=tls.crt", annotations.ReflectTo: reflectTo},
-		data:        map[string][]byte{"value": s.pair.Cert}})
-	createSource(t, source{ns: s.ns, name: "wildcard-key", target: "wildcard-tls",
+		data:        map[string][]byte{"value": s.pair.Cert},
+	})
+	createSource(t, source{
+		ns: s.ns, name: "wildcard-key", target: "wildcard-tls",
 		annotations: map[string]string{annotations.Keys: "value = tls.key", annotations.ReflectTo: reflectTo},
-		data:        map[string][]byte{"value": s.pair.Key}})
+		data:        map[string][]byte{"value": s.pair.Key},
+	})
 	return s
 }
 
@@ -228,17 +232,21 @@ func TestMissingSibling(t *testing.T) {
 
 	// Only the certificate exists: nothing is published, and after the grace period the
 	// absence of the key is reported.
-	createSource(t, source{ns: ns, name: "crt", target: "half-tls",
+	createSource(t, source{
+		ns: ns, name: "crt", target: "half-tls",
 		annotations: map[string]string{annotations.Keys: "value=tls.crt"},
-		data:        map[string][]byte{"value": pair.Cert}})
+		data:        map[string][]byte{"value": pair.Cert},
+	})
 	eventually(t, timeout, func() error { return hasEvent(ctx, ns, "crt", annotations.ReasonMissingSource) })
 	if err := isAbsent(ctx, ns, "half-tls"); err != nil {
 		t.Fatal(err)
 	}
 
-	createSource(t, source{ns: ns, name: "key", target: "half-tls",
+	createSource(t, source{
+		ns: ns, name: "key", target: "half-tls",
 		annotations: map[string]string{annotations.Keys: "value=tls.key"},
-		data:        map[string][]byte{"value": pair.Key}})
+		data:        map[string][]byte{"value": pair.Key},
+	})
 	eventually(t, timeout, func() error { return hasData(ctx, ns, "half-tls", corev1.SecretTypeTLS, tlsData(pair)) })
 }
 
@@ -280,14 +288,18 @@ func TestSettingsMustAgree(t *testing.T) {
 	createNamespace(t, ns, nil)
 	user := map[string][]byte{"username": []byte("app")}
 
-	createSource(t, source{ns: ns, name: "db-user", target: "db",
-		annotations: map[string]string{annotations.Type: "Opaque"}, data: user})
+	createSource(t, source{
+		ns: ns, name: "db-user", target: "db",
+		annotations: map[string]string{annotations.Type: "Opaque"}, data: user,
+	})
 	eventually(t, timeout, func() error { return hasData(ctx, ns, "db", corev1.SecretTypeOpaque, user) })
 
 	// A sibling that disagrees on the type stops every write; the last good version stays.
-	createSource(t, source{ns: ns, name: "db-pass", target: "db",
+	createSource(t, source{
+		ns: ns, name: "db-pass", target: "db",
 		annotations: map[string]string{annotations.Type: "kubernetes.io/basic-auth"},
-		data:        map[string][]byte{"password": []byte("s3cr3t")}})
+		data:        map[string][]byte{"password": []byte("s3cr3t")},
+	})
 	eventually(t, timeout, func() error { return hasEvent(ctx, ns, "db-pass", annotations.ReasonConflict) })
 	consistently(t, time.Second, func() error { return hasData(ctx, ns, "db", corev1.SecretTypeOpaque, user) })
 
@@ -305,9 +317,11 @@ func TestInvalidAnnotationIsReported(t *testing.T) {
 	ns := prefix() + "-apps"
 	createNamespace(t, ns, nil)
 
-	createSource(t, source{ns: ns, name: "bad", target: "bad-target",
+	createSource(t, source{
+		ns: ns, name: "bad", target: "bad-target",
 		annotations: map[string]string{annotations.Keys: "value"},
-		data:        map[string][]byte{"value": []byte("x")}})
+		data:        map[string][]byte{"value": []byte("x")},
+	})
 	eventually(t, timeout, func() error { return hasEvent(ctx, ns, "bad", annotations.ReasonInvalidAnnotation) })
 	if err := isAbsent(ctx, ns, "bad-target"); err != nil {
 		t.Fatal(err)

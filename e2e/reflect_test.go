@@ -39,8 +39,10 @@ func TestSelectorAndNamespaceLabels(t *testing.T) {
 	createNamespace(t, p+"-batch", map[string]string{"tier": "batch"})
 	data := map[string][]byte{"token": []byte("abc")}
 
-	createSource(t, source{ns: ns, name: "api-token", target: "api",
-		annotations: map[string]string{annotations.ReflectToSelector: "tier=web"}, data: data})
+	createSource(t, source{
+		ns: ns, name: "api-token", target: "api",
+		annotations: map[string]string{annotations.ReflectToSelector: "tier=web"}, data: data,
+	})
 	eventually(t, timeout, func() error { return hasData(ctx, p+"-web", "api", corev1.SecretTypeOpaque, data) })
 	if err := isAbsent(ctx, p+"-batch", "api"); err != nil {
 		t.Fatal(err)
@@ -86,9 +88,11 @@ func TestUnmanagedSecretsAreNeverTouched(t *testing.T) {
 	createSource(t, source{ns: ns, name: "shared", data: theirs})
 	createSource(t, source{ns: other, name: "copied", data: theirs})
 	createSource(t, source{ns: ns, name: "src-a", target: "shared", data: map[string][]byte{"a": []byte("1")}})
-	createSource(t, source{ns: ns, name: "src-b", target: "copied",
+	createSource(t, source{
+		ns: ns, name: "src-b", target: "copied",
 		annotations: map[string]string{annotations.ReflectTo: other},
-		data:        map[string][]byte{"b": []byte("2")}})
+		data:        map[string][]byte{"b": []byte("2")},
+	})
 
 	eventually(t, timeout, func() error { return hasEvent(ctx, ns, "src-a", annotations.ReasonConflict) })
 	eventually(t, timeout, func() error { return hasEvent(ctx, ns, "copied", annotations.ReasonConflict) })
@@ -120,8 +124,10 @@ func TestTwoSourcesOneMirrorName(t *testing.T) {
 	one := map[string][]byte{"from": []byte("one")}
 	two := map[string][]byte{"from": []byte("two")}
 
-	createSource(t, source{ns: first, name: "src", target: "config",
-		annotations: map[string]string{annotations.ReflectTo: dest}, data: one})
+	createSource(t, source{
+		ns: first, name: "src", target: "config",
+		annotations: map[string]string{annotations.ReflectTo: dest}, data: one,
+	})
 	eventually(t, timeout, func() error { return hasData(ctx, dest, "config", corev1.SecretTypeOpaque, one) })
 	mirror, err := getSecret(ctx, dest, "config")
 	if err != nil {
@@ -129,8 +135,10 @@ func TestTwoSourcesOneMirrorName(t *testing.T) {
 	}
 
 	// The second source asks for the same name: the first keeps it, without flip-flopping.
-	createSource(t, source{ns: second, name: "src", target: "config",
-		annotations: map[string]string{annotations.ReflectTo: dest}, data: two})
+	createSource(t, source{
+		ns: second, name: "src", target: "config",
+		annotations: map[string]string{annotations.ReflectTo: dest}, data: two,
+	})
 	eventually(t, timeout, func() error { return hasEvent(ctx, second, "config", annotations.ReasonConflict) })
 	consistently(t, 2*time.Second, func() error {
 		now, err := getSecret(ctx, dest, "config")

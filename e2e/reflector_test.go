@@ -28,7 +28,9 @@ func TestReflectorAutoReflection(t *testing.T) {
 	}, data: tlsData(pair)})
 
 	for _, n := range []string{p + "-auth", p + "-dex"} {
-		eventually(t, timeout, func() error { return hasData(ctx, n, "wildcard-tls", corev1.SecretTypeOpaque, tlsData(pair)) })
+		eventually(t, timeout, func() error {
+			return hasData(ctx, n, "wildcard-tls", corev1.SecretTypeOpaque, tlsData(pair))
+		})
 	}
 	if err := isAbsent(ctx, p+"-blocked", "wildcard-tls"); err != nil {
 		t.Fatalf("namespace outside reflection-allowed-namespaces: %v", err)
@@ -64,8 +66,10 @@ func TestReflectorPull(t *testing.T) {
 		annotations.ReflectorAllowedNamespaces: allowed,
 	}, data: data})
 	for _, n := range []string{allowed, denied} {
-		createSource(t, source{ns: n, name: "db-copy",
-			annotations: map[string]string{annotations.ReflectorReflects: ns + "/db"}, data: placeholder})
+		createSource(t, source{
+			ns: n, name: "db-copy",
+			annotations: map[string]string{annotations.ReflectorReflects: ns + "/db"}, data: placeholder,
+		})
 	}
 
 	eventually(t, timeout, func() error { return hasData(ctx, allowed, "db-copy", corev1.SecretTypeOpaque, data) })

@@ -198,7 +198,7 @@ func indexByReflects(obj any) ([]string, error) {
 	}
 	key, err := reflector.ParseRef(o.GetAnnotations()[annotations.ReflectorReflects])
 	if err != nil {
-		return nil, nil
+		return nil, nil //nolint:nilerr // not a valid reference: nothing to index; the pull sync reports it
 	}
 	return []string{key.String()}, nil
 }
@@ -234,4 +234,3 @@ func IsTarget(s metav1.Object) bool {
 func Terminating(ns *corev1.Namespace) bool {
 	return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating
 }
-

@@ -3,22 +3,31 @@
 //
 // Every metric and its labels:
 //
-//	mergeflect_build_info{version, goversion}                     gauge, always 1
-//	mergeflect_merges_total{result}                                counter; result is written, unchanged or refused
-//	mergeflect_reflections_total{result}                           counter; result is created, updated, deleted, conflict or failed
-//	mergeflect_errors_total{reason}                                counter; reason is an Event reason such as KeyMismatch
-//	mergeflect_targets_refused                                     gauge; targets whose latest merge was refused and reported
-//	mergeflect_managed_secrets{kind}                               gauge; kind is target or mirror
-//	mergeflect_certificate_expiry_timestamp_seconds{namespace, name} gauge; not-after of each managed TLS target's leaf
-//	mergeflect_sync_duration_seconds{controller}                   histogram; controller is merge, reflect or pull
-//	mergeflect_propagation_seconds                                 histogram; from a source's change seen to its last mirror written
-//	mergeflect_workqueue_depth{name}                               gauge
-//	mergeflect_workqueue_adds_total{name}                          counter
-//	mergeflect_workqueue_queue_duration_seconds{name}              histogram; time a key waits in the queue
-//	mergeflect_workqueue_work_duration_seconds{name}               histogram; time a key's sync takes
-//	mergeflect_workqueue_retries_total{name}                       counter
-//	mergeflect_workqueue_unfinished_work_seconds{name}             gauge
-//	mergeflect_workqueue_longest_running_processor_seconds{name}   gauge
+//	mergeflect_build_info{version, goversion}
+//	    gauge, always 1
+//	mergeflect_merges_total{result}
+//	    counter; result is written, unchanged or refused
+//	mergeflect_reflections_total{result}
+//	    counter; result is created, updated, deleted, conflict or failed
+//	mergeflect_errors_total{reason}
+//	    counter; reason is an Event reason such as KeyMismatch
+//	mergeflect_targets_refused
+//	    gauge; targets whose latest merge was refused and reported
+//	mergeflect_managed_secrets{kind}
+//	    gauge; kind is target or mirror
+//	mergeflect_certificate_expiry_timestamp_seconds{namespace, name}
+//	    gauge; not-after of the leaf certificate of each managed TLS target
+//	mergeflect_sync_duration_seconds{controller}
+//	    histogram; controller is merge, reflect or pull
+//	mergeflect_propagation_seconds
+//	    histogram; from a reflected Secret's change seen to its last mirror written
+//	mergeflect_workqueue_depth{name}, mergeflect_workqueue_adds_total{name},
+//	mergeflect_workqueue_retries_total{name},
+//	mergeflect_workqueue_queue_duration_seconds{name},
+//	mergeflect_workqueue_work_duration_seconds{name},
+//	mergeflect_workqueue_unfinished_work_seconds{name},
+//	mergeflect_workqueue_longest_running_processor_seconds{name}
+//	    the work queues' own metrics; name is merge, reflect or pull
 //
 // No label carries Secret data; the certificate expiry is the one per-Secret series.
 package metrics

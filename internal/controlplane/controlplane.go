@@ -85,7 +85,7 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 
 // start generates credentials, then brings up etcd and the API server in turn.
 func (c *ControlPlane) start(ctx context.Context, bin string, opts Options) error {
-	ports, err := freePorts(3)
+	ports, err := freePorts(ctx, 3)
 	if err != nil {
 		return err
 	}

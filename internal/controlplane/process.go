@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ func newOutput(opts Options) output {
 func startProcess(name, path string, args []string, out output) (*process, error) {
 	p := &process{name: name, tail: &tailBuffer{}, done: make(chan struct{})}
 
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(path, args...) //nolint:noctx // outlives the start-up context by design
 	cmd.Stdout = out.stdout
 	cmd.Stderr = p.tail
 	if out.stderr != nil {
@@ -135,10 +136,11 @@ func (p *process) stop() error {
 //
 // TODO: another process may take a port between this check and the bind by
 // etcd or kube-apiserver; retrying Start on "address already in use" would fix it.
-func freePorts(n int) ([]int, error) {
+func freePorts(ctx context.Context, n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(loopback, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("find free port: %w", err)
 		}
@@ -158,7 +160,7 @@ type lockedWriter struct {
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.w.Write(p) //nolint:wrapcheck // a writer passes its writer's errors on as they are
 }
 
 // tailBuffer keeps the last tailBytes written to it.
