@@ -17,7 +17,7 @@ FUZZTIME ?= 10s
 
 export MERGEFLECT_CONTROLPLANE_BIN := $(CONTROLPLANE_BIN)
 
-.PHONY: all build test unit fuzz lint fmt demo controlplane tools clean
+.PHONY: all build test unit bench fuzz lint fmt demo controlplane tools clean
 
 all: build
 
@@ -29,6 +29,9 @@ test: controlplane $(TOOLS_BIN)/gotestsum ## Run every test, the integration tes
 
 unit: ## Run the tests that need no control plane.
 	$(GO) test $$($(GO) list ./... | grep -v -e /e2e -e /internal/controlplane)
+
+bench: controlplane ## Run the fan-out and memory benchmarks against a real control plane; they print their figures.
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./e2e/
 
 fuzz: ## Fuzz every annotation parser for FUZZTIME each.
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME) ./merger/

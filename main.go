@@ -42,14 +42,12 @@ func run() error {
 		"address serving /healthz and /readyz; 0 disables it")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.StringVar(&logFormat, "log-format", "json", "json or console")
-	flag.Float64Var(&qps, "kube-api-qps", 200, "requests per second to the API server, sustained")
-	flag.IntVar(&burst, "kube-api-burst", 400, "requests to the API server in a burst")
+	flag.Float64Var(&qps, "kube-api-qps", 500, "requests per second to the API server, sustained")
+	flag.IntVar(&burst, "kube-api-burst", 1000, "requests to the API server in a burst")
 	flag.IntVar(&cfg.Controller.Workers, "workers", 4, "keys synced at once by each controller")
 	flag.IntVar(&cfg.Controller.FanOut, "fanout", 32, "mirror writes in flight at once for one reflected Secret")
 	flag.DurationVar(&cfg.Controller.Grace, "mismatch-grace", 30*time.Second,
 		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
-	flag.StringVar(&cfg.Informers.Namespace, "namespace", "",
-		"watch and write Secrets in this namespace only; default all")
 	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
 		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
 	flag.Parse()

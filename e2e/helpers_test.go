@@ -24,7 +24,7 @@ func prefix() string {
 	return fmt.Sprintf("t%02d", prefixes.Add(1))
 }
 
-func createNamespace(t *testing.T, name string, labels map[string]string) {
+func createNamespace(t testing.TB, name string, labels map[string]string) {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	if _, err := admin.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil {
@@ -40,7 +40,7 @@ type source struct {
 	data        map[string][]byte
 }
 
-func createSource(t *testing.T, s source) *corev1.Secret {
+func createSource(t testing.TB, s source) *corev1.Secret {
 	t.Helper()
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: s.name, Annotations: s.annotations},
@@ -57,7 +57,7 @@ func createSource(t *testing.T, s source) *corev1.Secret {
 }
 
 // updateSecret reads a Secret, changes it with fn and writes it back, retrying conflicts.
-func updateSecret(t *testing.T, ns, name string, fn func(*corev1.Secret)) {
+func updateSecret(t testing.TB, ns, name string, fn func(*corev1.Secret)) {
 	t.Helper()
 	for range 10 {
 		s, err := admin.CoreV1().Secrets(ns).Get(t.Context(), name, metav1.GetOptions{})
@@ -80,7 +80,7 @@ func setData(key string, value []byte) func(*corev1.Secret) {
 	return func(s *corev1.Secret) { s.Data = map[string][]byte{key: value} }
 }
 
-func deleteSecret(t *testing.T, ns, name string) {
+func deleteSecret(t testing.TB, ns, name string) {
 	t.Helper()
 	if err := admin.CoreV1().Secrets(ns).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("delete secret %s/%s: %v", ns, name, err)
@@ -175,7 +175,7 @@ func tlsData(p testcerts.Pair) map[string][]byte {
 	return map[string][]byte{corev1.TLSCertKey: p.Cert, corev1.TLSPrivateKeyKey: p.Key}
 }
 
-func newPair(t *testing.T, name string) testcerts.Pair {
+func newPair(t testing.TB, name string) testcerts.Pair {
 	t.Helper()
 	p, err := testcerts.New(name, 90*24*time.Hour)
 	if err != nil {

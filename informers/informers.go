@@ -44,8 +44,6 @@ const (
 
 // Options chooses what the informers watch.
 type Options struct {
-	// Namespace limits every Secret informer to one namespace; empty watches all.
-	Namespace string
 	// Reflector enables the metadata informer that finds Reflector-annotated Secrets.
 	Reflector bool
 }
@@ -65,16 +63,16 @@ type Set struct {
 // New creates the informers; none runs until Start.
 func New(client kubernetes.Interface, meta metadata.Interface, opts Options) (*Set, error) {
 	s := &Set{
-		Sources: coreinformers.NewFilteredSecretInformer(client, opts.Namespace, 0,
+		Sources: coreinformers.NewFilteredSecretInformer(client, metav1.NamespaceAll, 0,
 			cache.Indexers{ByTarget: indexByTarget}, selectLabel(annotations.MergeInto)),
-		Managed: coreinformers.NewFilteredSecretInformer(client, opts.Namespace, 0,
+		Managed: coreinformers.NewFilteredSecretInformer(client, metav1.NamespaceAll, 0,
 			cache.Indexers{ByReflectedFrom: indexByReflectedFrom, ByRole: indexManagedRole},
 			selectLabel(annotations.ManagedBy+"="+annotations.ManagedByValue)),
 		Namespaces: coreinformers.NewNamespaceInformer(client, 0, cache.Indexers{}),
 	}
 	if opts.Reflector {
 		gvr := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-		s.Metadata = metadatainformer.NewFilteredMetadataInformer(meta, gvr, opts.Namespace, 0,
+		s.Metadata = metadatainformer.NewFilteredMetadataInformer(meta, gvr, metav1.NamespaceAll, 0,
 			cache.Indexers{ByReflects: indexByReflects, ByRole: indexReflectorRole}, nil).Informer()
 	}
 
