@@ -42,8 +42,10 @@ func fanOutOnce(b *testing.B, n int) (create, update time.Duration) {
 
 	data := map[string][]byte{"v": []byte("one")}
 	start := time.Now()
-	createSource(b, source{ns: p + "-src", name: "src", target: "fan",
-		annotations: map[string]string{annotations.ReflectToSelector: "fanout=" + p}, data: data})
+	createSource(b, source{
+		ns: p + "-src", name: "src", target: "fan",
+		annotations: map[string]string{annotations.ReflectToSelector: "fanout=" + p}, data: data,
+	})
 	waitMirrors(b, p+"-src/fan", n, merger.Hash(corev1.SecretTypeOpaque, data))
 	create = time.Since(start)
 
@@ -145,4 +147,3 @@ func parallel(b *testing.B, n int, fn func(int) error) {
 		b.Fatal(err)
 	}
 }
-
