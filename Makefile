@@ -71,5 +71,8 @@ $(TOOLS_BIN)/gofumpt:
 $(TOOLS_BIN)/gotestsum:
 	GOBIN=$(TOOLS_BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 
+# Further targets, one file per concern.
+-include hack/make/*.mk
+
 clean: ## Remove build output and the demo's state (the cache stays).
 	rm -rf bin .demo

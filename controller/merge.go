@@ -36,6 +36,7 @@ func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) e
 				fmt.Sprintf("target %s has no source left; keeping its last good version", key))
 		} else {
 			c.refusals.clear(key)
+			c.metrics.CertificateExpiry.DeleteLabelValues(key.Namespace, key.Name)
 		}
 		return nil
 	}
