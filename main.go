@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -50,8 +51,22 @@ func run() error {
 		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
 	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
 		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
+	flag.BoolVar(&cfg.Election.Enabled, "leader-elect", false,
+		"run as one of several replicas: only the holder of a Lease writes")
+	flag.StringVar(&cfg.Election.Namespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+		"namespace of the leader Lease; default $POD_NAMESPACE")
+	flag.StringVar(&cfg.Election.Name, "leader-election-id", "mergeflect", "name of the leader Lease")
+	flag.DurationVar(&cfg.Election.LeaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"how long a Lease lasts without renewal before another replica may take it")
+	flag.DurationVar(&cfg.Election.RenewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"how long the leader keeps trying to renew before it steps down")
+	flag.DurationVar(&cfg.Election.RetryPeriod, "leader-election-retry-period", 2*time.Second,
+		"how often candidates try to take the Lease")
 	flag.Parse()
 	cfg.Version = version
+	if cfg.Election.Enabled && cfg.Election.Namespace == "" {
+		return errors.New("--leader-elect needs --leader-election-namespace or $POD_NAMESPACE")
+	}
 
 	log, err := logging.New(os.Stderr, logLevel, logFormat)
 	if err != nil {
@@ -71,7 +86,11 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info().Str("version", version).Str("host", restCfg.Host).Msg("starting")
-	return daemon.Run(ctx, cfg, clients, prometheus.NewRegistry(), log)
+	err = daemon.Run(ctx, cfg, clients, prometheus.NewRegistry(), log)
+	if err == nil {
+		log.Info().Msg("stopped")
+	}
+	return err
 }
 
 // restConfig loads the kubeconfig from the flag, else $KUBECONFIG, else the in-cluster one.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/tazlab/mergeflect/controller"
+	"github.com/tazlab/mergeflect/election"
 	"github.com/tazlab/mergeflect/informers"
 	"github.com/tazlab/mergeflect/metrics"
 )
@@ -32,6 +33,7 @@ type Config struct {
 	ProbeAddr   string
 	Informers   informers.Options
 	Controller  controller.Options
+	Election    election.Options
 	Version     string
 }
 
@@ -71,8 +73,8 @@ func Run(ctx context.Context, cfg Config, clients Clients, reg *prometheus.Regis
 	ready.Store(true)
 	log.Info().Msg("caches synced")
 
-	ctrl.Run(ctx)
-	return nil
+	return election.Run(ctx, clients.Kube, cfg.Election, m.Leader,
+		log.With().Str("component", "election").Logger(), ctrl.Run)
 }
 
 // newRecorder returns an Event recorder. Its broadcaster drops and aggregates repeats, so

@@ -7,10 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/internal/controlplane"
+	"github.com/tazlab/mergeflect/internal/testdaemon"
 )
 
 // Settings of the daemon every test in this package shares.
@@ -63,16 +61,25 @@ func run(m *testing.M) (int, error) {
 	if err := cp.WriteKubeconfig(kubeconfig); err != nil {
 		return 0, err
 	}
-	bin, err := buildDaemon(ctx, dir)
+	bin, err := testdaemon.Build(ctx, dir)
 	if err != nil {
 		return 0, err
 	}
 
 	daemonLog = filepath.Join(dir, "mergeflect.log")
-	stop, err := startDaemon(ctx, bin, kubeconfig, daemonLog)
+	d, err := testdaemon.Start(bin, kubeconfig, daemonLog,
+		"--mismatch-grace", grace.String(), "--log-level", "debug")
 	if err != nil {
 		return 0, err
 	}
+	metricsURL = d.MetricsURL
+	if err := d.WaitReady(ctx); err != nil {
+		d.Kill()
+		dumpTail(daemonLog, 30)
+		return 0, err
+	}
+	stop := d.Stop
+
 	code := m.Run()
 	if err := stop(); err != nil {
 		return 0, err
@@ -115,89 +122,6 @@ func checkNoDataLeaked(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// buildDaemon builds the mergeflect command the way a user would.
-func buildDaemon(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "mergeflect")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tazlab/mergeflect")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build mergeflect: %w", err)
-	}
-	return bin, nil
-}
-
-// startDaemon runs bin against kubeconfig and waits until it reports ready.
-func startDaemon(ctx context.Context, bin, kubeconfig, logPath string) (func() error, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-
-	metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])
-	cmd := exec.Command(bin,
-		"--kubeconfig", kubeconfig,
-		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		"--mismatch-grace", grace.String(),
-		"--log-level", "debug",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start mergeflect: %w", err)
-	}
-
-	stop := func() error {
-		_ = cmd.Process.Signal(os.Interrupt)
-		err := cmd.Wait()
-		logFile.Close()
-		if err != nil {
-			return fmt.Errorf("mergeflect did not exit cleanly: %w", err)
-		}
-		return nil
-	}
-	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1])
-	if err := waitOK(ctx, ready); err != nil {
-		_ = stop()
-		dumpTail(logPath, 30)
-		return nil, err
-	}
-	return stop, nil
-}
-
-func waitOK(ctx context.Context, url string) error {
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s: %w", url, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func dumpTail(path string, lines int) {

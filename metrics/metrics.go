@@ -21,6 +21,11 @@
 //	    histogram; controller is merge, reflect or pull
 //	mergeflect_propagation_seconds
 //	    histogram; from a reflected Secret's change seen to its last mirror written
+//	mergeflect_leader
+//	    gauge; 1 while this replica leads and writes, else 0
+//	mergeflect_vault_requests_total{operation, result}
+//	    counter; operation is login, read or renew; result is ok, denied, unavailable,
+//	    sealed, not_found or error
 //	mergeflect_workqueue_depth{name}, mergeflect_workqueue_adds_total{name},
 //	mergeflect_workqueue_retries_total{name},
 //	mergeflect_workqueue_queue_duration_seconds{name},
@@ -67,6 +72,8 @@ type Metrics struct {
 	CertificateExpiry *prometheus.GaugeVec
 	SyncDuration      *prometheus.HistogramVec
 	Propagation       prometheus.Histogram
+	Leader            prometheus.Gauge
+	VaultRequests     *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with the Go and process collectors, on reg.
@@ -106,6 +113,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help:    "Time from a change of a reflected Secret being seen to its last mirror written.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 9),
 		}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "leader",
+			Help: "1 while this replica holds the leader Lease and writes, else 0.",
+		}),
+		VaultRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "vault_requests_total",
+			Help: "Requests to Vault, by operation and result.",
+		}, []string{"operation", "result"}),
 	}
 
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -116,7 +131,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	buildInfo.Set(1)
 
 	reg.MustRegister(m.MergesTotal, m.ReflectionsTotal, m.ErrorsTotal, m.TargetsRefused,
-		m.ManagedSecrets, m.CertificateExpiry, m.SyncDuration, m.Propagation, buildInfo,
+		m.ManagedSecrets, m.CertificateExpiry, m.SyncDuration, m.Propagation, m.Leader, m.VaultRequests, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
