@@ -58,7 +58,6 @@ const (
 const (
 	ReasonMerged             = "Merged"
 	ReasonReflected          = "Reflected"
-	ReasonMirrorDeleted      = "MirrorDeleted"
 	ReasonInvalidCertificate = "InvalidCertificate"
 	ReasonKeyMismatch        = "KeyMismatch"
 	ReasonMissingSource      = "MissingSource"

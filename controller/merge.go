@@ -31,6 +31,7 @@ func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) e
 
 	// With no source left, the last good target and its mirrors stay as they are.
 	if len(sources) == 0 {
+		c.trackExpiry(existing)
 		if existing != nil {
 			c.refuseNow(key, nil, existing, annotations.ReasonMissingSource,
 				fmt.Sprintf("target %s has no source left; keeping its last good version", key))
@@ -44,6 +45,7 @@ func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) e
 	target, err := merger.Merge(key, sources, sourcesRecorded(existing))
 	if err != nil {
 		c.refuse(key, sources, existing, asRefusal(err))
+		c.trackExpiry(existing)
 		return nil
 	}
 	c.refusals.clear(key)
@@ -64,14 +66,17 @@ func (c *Controller) publish(
 			fmt.Sprintf("target %s: %v", t.Key, err))
 		return nil
 	}
+	if permanent(err) {
+		// Retrying cannot help: the API server refuses this content. The last good version
+		// stays until the sources change.
+		c.refuseNow(t.Key, sources, existing, annotations.ReasonWriteFailed, err.Error())
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 
-	if t.Certificate != nil {
-		c.metrics.CertificateExpiry.WithLabelValues(t.Key.Namespace, t.Key.Name).
-			Set(float64(t.Certificate.NotAfter.Unix()))
-	}
+	c.trackExpiry(targetSecret(t))
 	if result == unchanged {
 		c.metrics.MergesTotal.WithLabelValues(metrics.MergeUnchanged).Inc()
 		c.log.Debug().Str("namespace", t.Key.Namespace).Str("target", t.Key.Name).Msg("target up to date")
@@ -117,6 +122,20 @@ func (c *Controller) refuseNow(
 	message string,
 ) {
 	c.refuse(key, sources, existing, &merger.Error{Reason: reason, Err: errors.New(message)})
+}
+
+// trackExpiry exports the expiry of the certificate that target publishes now, so that a
+// target whose merges are refused still shows how long its last good version lasts.
+func (c *Controller) trackExpiry(target *corev1.Secret) {
+	if target == nil {
+		return
+	}
+	cert, err := merger.ValidateTLS(target.Data[corev1.TLSCertKey], target.Data[corev1.TLSPrivateKeyKey])
+	if target.Type != corev1.SecretTypeTLS || err != nil {
+		c.metrics.CertificateExpiry.DeleteLabelValues(target.Namespace, target.Name)
+		return
+	}
+	c.metrics.CertificateExpiry.WithLabelValues(target.Namespace, target.Name).Set(float64(cert.NotAfter.Unix()))
 }
 
 // sourcesOf returns the live sources of key from the cache. They must not be modified.

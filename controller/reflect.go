@@ -153,6 +153,9 @@ func (c *Controller) fanOut(
 			switch {
 			case errors.Is(err, errUnmanaged):
 				result, err = metrics.MirrorConflict, nil
+			case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+				// Our cache was behind; the queue retries the sync quietly.
+				result = retried
 			case err != nil:
 				result = metrics.MirrorFailed
 			}
@@ -176,7 +179,7 @@ func (c *Controller) reportReflection(
 	conflicts []string,
 ) {
 	for result, n := range results {
-		if result != unchanged {
+		if result != unchanged && result != retried {
 			c.metrics.ReflectionsTotal.WithLabelValues(result).Add(float64(n))
 		}
 	}
@@ -194,6 +197,9 @@ func (c *Controller) reportReflection(
 	if written > 0 {
 		c.normal(annotations.ReasonReflected, fmt.Sprintf("mirrors: %d created, %d updated, %d deleted",
 			results[created], results[updated], results[metrics.MirrorDeleted]), ref)
+	}
+	if n := results[metrics.MirrorFailed]; n > 0 {
+		c.warn(annotations.ReasonWriteFailed, fmt.Sprintf("%d mirror write(s) failed; retrying", n), ref)
 	}
 	if n := results[metrics.MirrorConflict] + len(conflicts); n > 0 {
 		c.warn(annotations.ReasonConflict, fmt.Sprintf(

@@ -23,6 +23,7 @@ const (
 	created   = "created"
 	updated   = "updated"
 	unchanged = "unchanged"
+	retried   = "retried"
 )
 
 // ownAnnotations are the annotations mergeflect writes; an update removes those want lacks.
@@ -45,7 +46,12 @@ func (c *Controller) apply(ctx context.Context, existing, want *corev1.Secret) (
 		return unchanged, nil
 
 	case existing.Type != want.Type:
-		// The type of a Secret cannot change; replace ours, guarded by its UID and version.
+		// The type of a Secret cannot change: replace ours, guarded by its UID and version,
+		// but only once the API server has accepted the replacement in a dry run, so that
+		// a replacement it would refuse never costs the last good version.
+		if err := c.dryRunCreate(ctx, want); err != nil {
+			return "", err
+		}
 		if err := c.remove(ctx, existing); err != nil {
 			return "", err
 		}
@@ -97,6 +103,20 @@ func (c *Controller) create(ctx context.Context, want *corev1.Secret) (string, e
 	return "", fmt.Errorf("create secret %s: %w", key, err)
 }
 
+// dryRunCreate asks the API server to validate want without storing it. The name is
+// generated, since want's own name is still taken by the version being replaced.
+func (c *Controller) dryRunCreate(ctx context.Context, want *corev1.Secret) error {
+	probe := want.DeepCopy()
+	probe.GenerateName, probe.Name = want.Name[:min(len(want.Name), 200)]+"-", ""
+	_, err := c.client.CoreV1().Secrets(want.Namespace).Create(ctx, probe, metav1.CreateOptions{
+		DryRun: []string{metav1.DryRunAll}, FieldManager: fieldManager,
+	})
+	if err != nil {
+		return fmt.Errorf("validate replacement of secret %s/%s: %w", want.Namespace, want.Name, err)
+	}
+	return nil
+}
+
 // remove deletes a managed Secret, only in the version the cache saw.
 func (c *Controller) remove(ctx context.Context, s *corev1.Secret) error {
 	uid, rv := s.UID, s.ResourceVersion
@@ -125,6 +145,12 @@ func upToDate(existing, want *corev1.Secret) bool {
 		}
 	}
 	return maps.EqualFunc(existing.Data, want.Data, func(a, b []byte) bool { return string(a) == string(b) })
+}
+
+// permanent reports whether the API server refused a write for its content, so that the
+// same write can never succeed.
+func permanent(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err)
 }
 
 func isManaged(s metav1.Object) bool {

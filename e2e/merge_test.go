@@ -327,3 +327,27 @@ func TestInvalidAnnotationIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTypeChangeKeepsLastGoodUntilAccepted(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := prefix() + "-apps"
+	createNamespace(t, ns, nil)
+	token := map[string][]byte{"token": []byte("abc")}
+
+	createSource(t, source{ns: ns, name: "creds", target: "login", data: token})
+	eventually(t, timeout, func() error { return hasData(ctx, ns, "login", corev1.SecretTypeOpaque, token) })
+
+	// basic-auth needs a username or password key: the API server refuses the replacement,
+	// and the Opaque version stays.
+	updateSecret(t, ns, "creds", func(s *corev1.Secret) {
+		s.Annotations = map[string]string{annotations.Type: string(corev1.SecretTypeBasicAuth)}
+	})
+	eventually(t, timeout, func() error { return hasEvent(ctx, ns, "creds", annotations.ReasonWriteFailed) })
+	consistently(t, time.Second, func() error { return hasData(ctx, ns, "login", corev1.SecretTypeOpaque, token) })
+
+	// With the keys the type needs, the target is replaced by one of the new type.
+	auth := map[string][]byte{"username": []byte("app"), "password": []byte("pw")}
+	updateSecret(t, ns, "creds", func(s *corev1.Secret) { s.Data = auth })
+	eventually(t, timeout, func() error { return hasData(ctx, ns, "login", corev1.SecretTypeBasicAuth, auth) })
+}

@@ -1,0 +1,288 @@
+// Package ha runs two mergeflect replicas with leader election against a real API server
+// and checks that a replica lost in the middle of a fan-out loses nothing a user can see.
+package ha
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/tazlab/mergeflect/annotations"
+	"github.com/tazlab/mergeflect/internal/controlplane"
+	"github.com/tazlab/mergeflect/internal/testdaemon"
+)
+
+const (
+	leaseNamespace = "mergeflect-system"
+	leaseName      = "mergeflect"
+	leaseDuration  = 4 * time.Second
+	namespaces     = 300
+)
+
+var (
+	admin      kubernetes.Interface
+	bin        string
+	kubeconfig string
+	workDir    string
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ha:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	var err error
+	if workDir, err = os.MkdirTemp("", "mergeflect-ha-"); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(workDir)
+
+	cp, err := controlplane.Start(ctx, controlplane.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = cp.Stop() }()
+	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
+		return 0, err
+	}
+	kubeconfig = filepath.Join(workDir, "kubeconfig")
+	if err := cp.WriteKubeconfig(kubeconfig); err != nil {
+		return 0, err
+	}
+	if bin, err = testdaemon.Build(ctx, workDir); err != nil {
+		return 0, err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseNamespace}}
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+// replica starts one elected mergeflect; the test stops or kills it.
+func replica(t *testing.T, name string) *testdaemon.Daemon {
+	t.Helper()
+	d, err := testdaemon.Start(bin, kubeconfig, filepath.Join(workDir, name+".log"),
+		"--leader-elect", "--leader-election-namespace", leaseNamespace,
+		"--leader-election-lease-duration", leaseDuration.String(),
+		"--leader-election-renew-deadline", "3s", "--leader-election-retry-period", "500ms",
+		// A slow client makes the fan-out long enough to be interrupted.
+		"--kube-api-qps", "60", "--kube-api-burst", "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitReady(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// leader returns the holder of the Lease, waiting until there is one.
+func leader(t *testing.T, notHolder string) string {
+	t.Helper()
+	deadline := time.Now().Add(3 * leaseDuration)
+	for time.Now().Before(deadline) {
+		lease, err := admin.CoordinationV1().Leases(leaseNamespace).Get(t.Context(), leaseName, metav1.GetOptions{})
+		if err == nil && holder(lease) != "" && holder(lease) != notHolder {
+			return holder(lease)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no replica other than %q took the Lease within %s", notHolder, 3*leaseDuration)
+	return ""
+}
+
+func holder(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+func TestLeaderKilledMidFanOut(t *testing.T) {
+	a, b := replica(t, "a"), replica(t, "b")
+	defer func() { _ = b.Stop() }()
+	first := leader(t, "")
+	leading := leadingReplica(t, a, b)
+
+	// Mirrors are watched from before the fan-out: each must be created once and never
+	// written again.
+	prefix := "kill"
+	createNamespaces(t, prefix)
+	writes := watchMirrors(t, prefix)
+	data := map[string][]byte{"v": []byte("one")}
+	createSource(t, prefix, data)
+
+	waitCount(t, writes, namespaces/5, 30*time.Second)
+	leading.Kill()
+	killedAt, written := time.Now(), writes.count()
+	if written >= namespaces {
+		t.Fatalf("the fan-out finished (%d mirrors) before the leader was killed; slow it down", written)
+	}
+
+	next := leader(t, first)
+	tookOver := time.Since(killedAt)
+	waitCount(t, writes, namespaces, time.Minute)
+	t.Logf("leader %s killed after %d of %d mirrors; %s took over in %s", first, written, namespaces, next, tookOver)
+	if tookOver > leaseDuration+2*time.Second {
+		t.Errorf("takeover took %s, lease duration is %s", tookOver, leaseDuration)
+	}
+
+	time.Sleep(2 * time.Second)
+	if err := writes.once(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGracefulShutdownReleasesTheLease(t *testing.T) {
+	a, b := replica(t, "a2"), replica(t, "b2")
+	defer func() { _ = a.Stop(); _ = b.Stop() }()
+	first := leader(t, "")
+	leading := leadingReplica(t, a, b)
+
+	stoppedAt := time.Now()
+	if err := leading.Stop(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	next := leader(t, first)
+
+	// A released Lease is taken at the next retry, well before it would have expired.
+	if took := time.Since(stoppedAt); took > leaseDuration {
+		t.Errorf("%s took over %s after a graceful stop; the Lease was not released", next, took)
+	}
+}
+
+func createNamespaces(t *testing.T, prefix string) {
+	t.Helper()
+	for _, name := range append([]string{prefix + "-src"}, mirrorNamespaces(prefix)...) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"ha": prefix}}}
+		if _, err := admin.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mirrorNamespaces(prefix string) []string {
+	var names []string
+	for i := range namespaces {
+		names = append(names, fmt.Sprintf("%s-%03d", prefix, i))
+	}
+	return names
+}
+
+func createSource(t *testing.T, prefix string, data map[string][]byte) {
+	t.Helper()
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   prefix + "-src",
+			Name:        "src",
+			Labels:      map[string]string{annotations.MergeInto: "fan"},
+			Annotations: map[string]string{annotations.ReflectTo: prefix + "-[0-9]+"},
+		},
+		Data: data,
+	}
+	if _, err := admin.CoreV1().Secrets(s.Namespace).Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mirrorWrites counts what a user watching the mirrors sees happen to each.
+type mirrorWrites struct {
+	mu     sync.Mutex
+	events map[string][]watch.EventType
+}
+
+func (w *mirrorWrites) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.events)
+}
+
+// once reports a mirror that was written more than once or deleted.
+func (w *mirrorWrites) once() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ns, events := range w.events {
+		if len(events) != 1 || events[0] != watch.Added {
+			return fmt.Errorf("mirror in %s saw %v, want one ADDED", ns, events)
+		}
+	}
+	return nil
+}
+
+func watchMirrors(t *testing.T, prefix string) *mirrorWrites {
+	t.Helper()
+	w, err := admin.CoreV1().Secrets("").Watch(t.Context(), metav1.ListOptions{
+		LabelSelector: annotations.ManagedBy + "=" + annotations.ManagedByValue,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := &mirrorWrites{events: map[string][]watch.EventType{}}
+	go func() {
+		for ev := range w.ResultChan() {
+			s, ok := ev.Object.(*corev1.Secret)
+			if !ok || s.Annotations[annotations.ReflectedFrom] != prefix+"-src/fan" {
+				continue
+			}
+			writes.mu.Lock()
+			writes.events[s.Namespace] = append(writes.events[s.Namespace], ev.Type)
+			writes.mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.Stop)
+	return writes
+}
+
+func waitCount(t *testing.T, w *mirrorWrites, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for w.count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d mirrors after %s", w.count(), n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// leadingReplica returns the replica whose mergeflect_leader metric is 1.
+func leadingReplica(t *testing.T, replicas ...*testdaemon.Daemon) *testdaemon.Daemon {
+	t.Helper()
+	for _, d := range replicas {
+		resp, err := http.Get(d.MetricsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(body), "\nmergeflect_leader 1\n") {
+			return d
+		}
+	}
+	t.Fatal("no replica reports mergeflect_leader 1")
+	return nil
+}
