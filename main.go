@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tazlab/mergeflect/daemon"
 	"github.com/tazlab/mergeflect/logging"
+	"github.com/tazlab/mergeflect/vault"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -62,6 +64,7 @@ func run() error {
 		"how long the leader keeps trying to renew before it steps down")
 	flag.DurationVar(&cfg.Election.RetryPeriod, "leader-election-retry-period", 2*time.Second,
 		"how often candidates try to take the Lease")
+	vaultFlags(&cfg.Vault)
 	flag.Parse()
 	cfg.Version = version
 	if cfg.Election.Enabled && cfg.Election.Namespace == "" {
@@ -116,4 +119,38 @@ func newClients(cfg *rest.Config) (daemon.Clients, error) {
 		return daemon.Clients{}, fmt.Errorf("create metadata client: %w", err)
 	}
 	return daemon.Clients{Kube: kube, Metadata: meta}, nil
+}
+
+// vaultFlags registers the flags of Vault-backed sources.
+func vaultFlags(v *vault.Config) {
+	flag.StringVar(&v.Address, "vault-address", os.Getenv("VAULT_ADDR"),
+		"Vault's address; default $VAULT_ADDR; empty leaves Vault-backed sources unread")
+	flag.StringVar(&v.CACert, "vault-ca-cert", os.Getenv("VAULT_CACERT"), "PEM CA bundle that signs Vault's certificate")
+	flag.StringVar(&v.TLSServerName, "vault-tls-server-name", "", "name to verify in Vault's certificate")
+	flag.StringVar(&v.Namespace, "vault-namespace", os.Getenv("VAULT_NAMESPACE"), "Vault namespace header")
+	flag.DurationVar(&v.Timeout, "vault-timeout", 10*time.Second, "timeout of one request to Vault")
+	flag.Float64Var(&v.RateLimit, "vault-rate-limit", 50, "requests per second to Vault; 0 for no limit")
+	flag.StringVar(&v.AuthMount, "vault-auth-mount", "kubernetes", "path of Vault's Kubernetes auth method")
+	flag.StringVar(&v.DefaultRole, "vault-default-role", "mergeflect",
+		"Kubernetes auth role for sources without mergeflect.io/vault-role")
+	flag.StringVar(&v.DefaultServiceAccount, "vault-default-service-account", "default",
+		"ServiceAccount, in the source's namespace, for sources without mergeflect.io/vault-service-account")
+	flag.StringVar(&v.Audience, "vault-token-audience", "",
+		"audience of the ServiceAccount tokens; default the API server's")
+	flag.Func("vault-token-namespaces",
+		"comma-separated namespaces whose sources may read with the daemon's own $VAULT_TOKEN instead of logging in",
+		func(value string) error {
+			v.TokenNamespaces = splitList(value)
+			return nil
+		})
+}
+
+func splitList(value string) []string {
+	var items []string
+	for item := range strings.SplitSeq(value, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }

@@ -24,6 +24,27 @@ const (
 	ReflectToSelector = "mergeflect.io/reflect-to-selector"
 )
 
+// Annotations of a source whose data mergeflect reads from Vault.
+const (
+	// Vault lists, as comma-separated targetKey=<mount>/<path>#<field> entries, the Vault
+	// values mergeflect writes into the source's data.
+	Vault = "mergeflect.io/vault"
+
+	// Refresh is how often the Vault values are read again: a cron expression or a
+	// descriptor such as @every 1h. Default: every hour.
+	Refresh = "mergeflect.io/refresh"
+
+	// VaultRole names the role of Vault's Kubernetes auth method to log in with.
+	VaultRole = "mergeflect.io/vault-role"
+
+	// VaultServiceAccount names the ServiceAccount, in the source's namespace, whose token
+	// logs in to Vault.
+	VaultServiceAccount = "mergeflect.io/vault-service-account"
+
+	// VaultVersions records, as key=version pairs, the KV version 2 versions last written.
+	VaultVersions = "mergeflect.io/vault-versions"
+)
+
 // Labels and annotations written on the Secrets mergeflect manages.
 const (
 	// ManagedBy is the standard label that marks a Secret as written by mergeflect.
@@ -64,4 +85,9 @@ const (
 	ReasonConflict           = "Conflict"
 	ReasonInvalidAnnotation  = "InvalidAnnotation"
 	ReasonWriteFailed        = "WriteFailed"
+	ReasonVaultSynced        = "VaultSynced"
+	ReasonVaultDenied        = "VaultDenied"
+	ReasonVaultNotFound      = "VaultNotFound"
+	ReasonVaultSealed        = "VaultSealed"
+	ReasonVaultUnavailable   = "VaultUnavailable"
 )

@@ -2,7 +2,8 @@
 // work queues share one worker loop: merge keys (a target's namespace/name), reflect keys (a
 // reflected Secret's namespace/name) and pull keys (a Secret that asks, in Reflector's
 // format, to copy another). Informer handlers only enqueue keys; every API call happens in
-// a sync, with the caller's context.
+// a sync, with the caller's context. A fourth queue refreshes Vault-backed sources on their
+// schedules.
 package controller
 
 import (
@@ -26,6 +27,9 @@ type Options struct {
 	Workers int
 	// FanOut is the number of mirror writes one reflection sends at once.
 	FanOut int
+	// Vault reads the values of Vault-backed sources; nil leaves such sources unread and
+	// reported.
+	Vault VaultReader
 	// Grace is how long a transient refusal (a missing sibling, a key that does not match
 	// its certificate yet) may last before it is reported.
 	Grace time.Duration
@@ -43,6 +47,7 @@ type Controller struct {
 	merges      workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	reflections workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	pulls       workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	vaults      workqueue.TypedRateLimitingInterface[types.NamespacedName]
 
 	refusals *refusals
 
@@ -73,6 +78,7 @@ func New(
 		merges:      newQueue("merge", queueMetrics),
 		reflections: newQueue("reflect", queueMetrics),
 		pulls:       newQueue("pull", queueMetrics),
+		vaults:      newVaultQueue(queueMetrics),
 		refusals:    newRefusals(m.TargetsRefused),
 		changed:     map[types.NamespacedName]time.Time{},
 	}
@@ -94,6 +100,7 @@ func (c *Controller) Run(ctx context.Context) {
 		{"merge", c.merges, c.syncTarget},
 		{"reflect", c.reflections, c.syncReflection},
 		{"pull", c.pulls, c.syncPull},
+		{"vault", c.vaults, c.syncVault},
 	}
 
 	for _, l := range loops {

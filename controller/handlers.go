@@ -22,6 +22,7 @@ func (c *Controller) registerHandlers() error {
 		handler  cache.ResourceEventHandler
 	}{
 		{c.inf.Sources, onEach(c.onSource)},
+		{c.inf.Sources, c.onVaultSource()},
 		{c.inf.Managed, onEach(c.onManaged)},
 		{c.inf.Namespaces, cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { c.enqueueAllReflections() },

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -58,6 +59,9 @@ func (c *Controller) settle(
 	case ctx.Err() != nil:
 		// Shutting down: the work is abandoned and the next leader picks it up.
 		queue.Forget(key)
+	case errors.As(err, new(reportedError)):
+		log.Debug().Err(err).Msg("retrying after a reported failure")
+		queue.AddRateLimited(key)
 	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
 		// Someone wrote first, or our cache is behind: retry quietly with fresh state.
 		log.Debug().Err(err).Msg("retrying after a write conflict")
@@ -67,6 +71,12 @@ func (c *Controller) settle(
 		queue.AddRateLimited(key)
 	}
 }
+
+// reportedError is a failure already reported as an Event and a log line; the queue retries
+// it without logging it again.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
 
 // countManaged sets the gauges of managed targets and mirrors from the cache.
 func (c *Controller) countManaged() {

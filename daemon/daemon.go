@@ -25,6 +25,7 @@ import (
 	"github.com/tazlab/mergeflect/election"
 	"github.com/tazlab/mergeflect/informers"
 	"github.com/tazlab/mergeflect/metrics"
+	"github.com/tazlab/mergeflect/vault"
 )
 
 // Config is everything Run needs besides the clients.
@@ -34,7 +35,9 @@ type Config struct {
 	Informers   informers.Options
 	Controller  controller.Options
 	Election    election.Options
-	Version     string
+	// Vault configures Vault-backed sources; an empty Address leaves them unread.
+	Vault   vault.Config
+	Version string
 }
 
 // Clients are the API clients the daemon works through.
@@ -49,6 +52,16 @@ func Run(ctx context.Context, cfg Config, clients Clients, reg *prometheus.Regis
 	inf, err := informers.New(clients.Kube, clients.Metadata, cfg.Informers)
 	if err != nil {
 		return err
+	}
+
+	if cfg.Vault.Address != "" {
+		reader, err := vault.NewReader(cfg.Vault, clients.Kube, m.VaultRequests,
+			log.With().Str("component", "vault").Logger())
+		if err != nil {
+			return err
+		}
+		defer reader.Close()
+		cfg.Controller.Vault = reader
 	}
 
 	recorder, stopEvents := newRecorder(ctx, clients.Kube)
