@@ -10,11 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/tazlab/mergeflect/annotations"
+	"github.com/tazlab/mergeflect/internal/kubetest"
 	"github.com/tazlab/mergeflect/internal/testcerts"
-	"github.com/tazlab/mergeflect/merger"
 )
 
 var prefixes atomic.Int32
@@ -91,77 +90,26 @@ func getSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	return admin.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
-// eventually polls check until it returns nil, failing the test with its last error after
-// timeout.
 func eventually(t *testing.T, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	kubetest.Eventually(t, timeout, check)
 }
 
-// consistently checks every 100 ms for d that check keeps returning nil.
 func consistently(t *testing.T, d time.Duration, check func() error) {
 	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
-		if err := check(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	kubetest.Consistently(t, d, check)
 }
 
-// hasData checks that the Secret ns/name exists with exactly data and the given type.
 func hasData(ctx context.Context, ns, name string, secretType corev1.SecretType, data map[string][]byte) error {
-	s, err := getSecret(ctx, ns, name)
-	if err != nil {
-		return err
-	}
-	if s.Type != secretType {
-		return fmt.Errorf("%s/%s has type %s, want %s", ns, name, s.Type, secretType)
-	}
-	if merger.Hash(s.Type, s.Data) != merger.Hash(secretType, data) {
-		return fmt.Errorf("%s/%s holds keys %v with content %s, want keys of content %s",
-			ns, name, keysOf(s.Data), merger.Hash(s.Type, s.Data), merger.Hash(secretType, data))
-	}
-	return nil
+	return kubetest.HasData(ctx, admin, ns, name, secretType, data)
 }
 
 func isAbsent(ctx context.Context, ns, name string) error {
-	_, err := getSecret(ctx, ns, name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return fmt.Errorf("secret %s/%s exists", ns, name)
+	return kubetest.IsAbsent(ctx, admin, ns, name)
 }
 
-// hasEvent checks that an Event of reason was recorded on the Secret ns/name.
 func hasEvent(ctx context.Context, ns, name, reason string) error {
-	list, err := admin.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
-		FieldSelector: fields.Set{"involvedObject.name": name, "involvedObject.kind": "Secret"}.String(),
-	})
-	if err != nil {
-		return err
-	}
-	var seen []string
-	for _, e := range list.Items {
-		if e.Reason == reason {
-			return nil
-		}
-		seen = append(seen, e.Reason)
-	}
-	return fmt.Errorf("no %s Event on %s/%s; saw %v", reason, ns, name, seen)
+	return kubetest.HasEvent(ctx, admin, ns, name, reason)
 }
 
 func noEvent(ctx context.Context, ns, name, reason string) error {
@@ -182,12 +130,4 @@ func newPair(t testing.TB, name string) testcerts.Pair {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func keysOf(data map[string][]byte) []string {
-	var keys []string
-	for k := range data {
-		keys = append(keys, k)
-	}
-	return keys
 }

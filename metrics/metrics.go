@@ -130,6 +130,20 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	})
 	buildInfo.Set(1)
 
+	// Every bounded label value starts at 0, so that rate() and the alerts see each series
+	// before its first increment.
+	for _, result := range []string{MergeWritten, MergeUnchanged, MergeRefused} {
+		m.MergesTotal.WithLabelValues(result)
+	}
+	for _, result := range []string{MirrorCreated, MirrorUpdated, MirrorDeleted, MirrorConflict, MirrorFailed} {
+		m.ReflectionsTotal.WithLabelValues(result)
+	}
+	for _, op := range []string{"login", "read", "renew"} {
+		for _, result := range []string{"ok", "denied", "unavailable", "sealed", "not_found", "error"} {
+			m.VaultRequests.WithLabelValues(op, result)
+		}
+	}
+
 	reg.MustRegister(m.MergesTotal, m.ReflectionsTotal, m.ErrorsTotal, m.TargetsRefused,
 		m.ManagedSecrets, m.CertificateExpiry, m.SyncDuration, m.Propagation, m.Leader, m.VaultRequests, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

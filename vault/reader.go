@@ -168,10 +168,10 @@ func (r *Reader) readOne(ctx context.Context, client *vaultapi.Client, ref Ref) 
 	rel := strings.TrimPrefix(ref.Path, m.path)
 
 	var secret *vaultapi.KVSecret
-	if m.version == 2 {
-		secret, err = client.KVv2(m.path).Get(ctx, rel)
+	if mountPath := strings.TrimSuffix(m.path, "/"); m.version == 2 {
+		secret, err = client.KVv2(mountPath).Get(ctx, rel)
 	} else {
-		secret, err = client.KVv1(m.path).Get(ctx, rel)
+		secret, err = client.KVv1(mountPath).Get(ctx, rel)
 	}
 	if err != nil {
 		return Value{}, classify(err)
