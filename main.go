@@ -27,14 +27,28 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// usage introduces the command's two forms before the flags.
+const usage = `Usage:
+  mergeflect [flags]        run the daemon
+  mergeflect check [flags]  print what the daemon would write and every problem it would
+                            report, without writing; exit 1 if there is a problem
+
+Flags:
+`
+
 func main() {
-	if err := run(); err != nil {
+	args := os.Args[1:]
+	check := len(args) > 0 && args[0] == "check"
+	if check {
+		args = args[1:]
+	}
+	if err := run(check, args); err != nil {
 		fmt.Fprintln(os.Stderr, "mergeflect:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(check bool, args []string) error {
 	var cfg daemon.Config
 	var kubeconfig, logLevel, logFormat string
 	var qps float64
@@ -65,7 +79,13 @@ func run() error {
 	flag.DurationVar(&cfg.Election.RetryPeriod, "leader-election-retry-period", 2*time.Second,
 		"how often candidates try to take the Lease")
 	vaultFlags(&cfg.Vault)
-	flag.Parse()
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
+	}
+	if err := flag.CommandLine.Parse(args); err != nil {
+		return fmt.Errorf("parse flags: %w", err)
+	}
 	cfg.Version = version
 	if cfg.Election.Enabled && cfg.Election.Namespace == "" {
 		return errors.New("--leader-elect needs --leader-election-namespace or $POD_NAMESPACE")
@@ -88,6 +108,9 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if check {
+		return runCheck(ctx, cfg, clients)
+	}
 	log.Info().Str("version", version).Str("host", restCfg.Host).Msg("starting")
 	err = daemon.Run(ctx, cfg, clients, prometheus.NewRegistry(), log)
 	if err == nil {
@@ -153,4 +176,16 @@ func splitList(value string) []string {
 		}
 	}
 	return items
+}
+
+// runCheck runs mergeflect check and turns the problems it finds into the exit status.
+func runCheck(ctx context.Context, cfg daemon.Config, clients daemon.Clients) error {
+	problems, err := daemon.Check(ctx, cfg, clients, os.Stdout)
+	if err != nil {
+		return err
+	}
+	if problems > 0 {
+		return fmt.Errorf("check found %d problem(s)", problems)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
@@ -30,6 +31,8 @@ type Options struct {
 	// Vault reads the values of Vault-backed sources; nil leaves such sources unread and
 	// reported.
 	Vault VaultReader
+	// DryRun sends every write as a server-side dry run: validated, never stored.
+	DryRun bool
 	// Grace is how long a transient refusal (a missing sibling, a key that does not match
 	// its certificate yet) may last before it is reported.
 	Grace time.Duration
@@ -50,6 +53,9 @@ type Controller struct {
 	vaults      workqueue.TypedRateLimitingInterface[types.NamespacedName]
 
 	refusals *refusals
+	plan     *plan
+
+	handlersSynced []cache.InformerSynced
 
 	// changed records when a reflected Secret's change was first seen, for the
 	// propagation histogram.

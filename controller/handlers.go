@@ -38,11 +38,24 @@ func (c *Controller) registerHandlers() error {
 	}
 
 	for _, h := range handlers {
-		if _, err := h.informer.AddEventHandler(h.handler); err != nil {
+		reg, err := h.informer.AddEventHandler(h.handler)
+		if err != nil {
 			return fmt.Errorf("add event handler: %w", err)
 		}
+		c.handlersSynced = append(c.handlersSynced, reg.HasSynced)
 	}
 	return nil
+}
+
+// HasSynced reports whether every handler has seen its informer's initial list, so that
+// every key present at start is queued.
+func (c *Controller) HasSynced() bool {
+	for _, synced := range c.handlersSynced {
+		if !synced() {
+			return false
+		}
+	}
+	return true
 }
 
 // onEach calls fn with every object an event concerns: the old and the new version of an

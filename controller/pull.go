@@ -99,9 +99,11 @@ func (c *Controller) copyInto(ctx context.Context, key types.NamespacedName, sou
 		next.Annotations = map[string]string{}
 	}
 	next.Annotations[annotations.ContentHash] = hash
-	if _, err := secrets.Update(ctx, next, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+	opts := metav1.UpdateOptions{FieldManager: fieldManager, DryRun: c.dryRun()}
+	if _, err := secrets.Update(ctx, next, opts); err != nil {
 		return fmt.Errorf("update secret %s: %w", key, err)
 	}
+	c.planned("update", next, fmt.Sprintf("data of %s/%s", source.Namespace, source.Name))
 	c.normal(annotations.ReasonReflected, fmt.Sprintf("copied data of %s/%s (content %s)",
 		source.Namespace, source.Name, hash), secretRef(next))
 	return nil

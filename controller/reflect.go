@@ -48,7 +48,11 @@ func (c *Controller) reflected(
 	*reflector.Policy,
 	error,
 ) {
-	if target := c.managed(key); target != nil && informers.IsTarget(target) {
+	target := c.plannedTarget(key)
+	if target == nil {
+		target = c.managed(key)
+	}
+	if target != nil && informers.IsTarget(target) {
 		policy, err := reflector.ForTarget(target.Annotations[annotations.ReflectTo],
 			target.Annotations[annotations.ReflectToSelector])
 		return target, c.checkPolicy(target, policy, err), nil

@@ -52,6 +52,10 @@ func (c *Controller) apply(ctx context.Context, existing, want *corev1.Secret) (
 		if err := c.dryRunCreate(ctx, want); err != nil {
 			return "", err
 		}
+		if c.opts.DryRun {
+			c.planned("replace", want, fmt.Sprintf("type %s becomes %s", existing.Type, want.Type))
+			return updated, nil
+		}
 		if err := c.remove(ctx, existing); err != nil {
 			return "", err
 		}
@@ -72,9 +76,11 @@ func (c *Controller) apply(ctx context.Context, existing, want *corev1.Secret) (
 	}
 	maps.Copy(next.Annotations, want.Annotations)
 
-	if _, err := secrets.Update(ctx, next, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+	opts := metav1.UpdateOptions{FieldManager: fieldManager, DryRun: c.dryRun()}
+	if _, err := secrets.Update(ctx, next, opts); err != nil {
 		return "", fmt.Errorf("update secret %s: %w", key, err)
 	}
+	c.planned("update", next, describe(want))
 	return updated, nil
 }
 
@@ -84,8 +90,9 @@ func (c *Controller) create(ctx context.Context, want *corev1.Secret) (string, e
 	key := types.NamespacedName{Namespace: want.Namespace, Name: want.Name}
 	secrets := c.client.CoreV1().Secrets(want.Namespace)
 
-	_, err := secrets.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
+	_, err := secrets.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager, DryRun: c.dryRun()})
 	if err == nil {
+		c.planned("create", want, describe(want))
 		return created, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
@@ -122,10 +129,12 @@ func (c *Controller) remove(ctx context.Context, s *corev1.Secret) error {
 	uid, rv := s.UID, s.ResourceVersion
 	err := c.client.CoreV1().Secrets(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
+		DryRun:        c.dryRun(),
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
+	c.planned("delete", s, "no longer selected")
 	return nil
 }
 
@@ -151,6 +160,11 @@ func upToDate(existing, want *corev1.Secret) bool {
 // same write can never succeed.
 func permanent(err error) bool {
 	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err)
+}
+
+// describe says in a few words what a target holds, for a dry run's report.
+func describe(s *corev1.Secret) string {
+	return fmt.Sprintf("%s from %s", s.Type, s.Annotations[annotations.Sources])
 }
 
 func isManaged(s metav1.Object) bool {
