@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tazlab/mergeflect/daemon"
+	"github.com/tazlab/mergeflect/election"
 	"github.com/tazlab/mergeflect/logging"
 	"github.com/tazlab/mergeflect/vault"
 )
@@ -48,56 +49,29 @@ func main() {
 	}
 }
 
-func run(check bool, args []string) error {
-	var cfg daemon.Config
-	var kubeconfig, logLevel, logFormat string
-	var qps float64
-	var burst int
-	flag.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig; default $KUBECONFIG, else in-cluster")
-	flag.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8080", "address serving /metrics; 0 disables it")
-	flag.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081",
-		"address serving /healthz and /readyz; 0 disables it")
-	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	flag.StringVar(&logFormat, "log-format", "json", "json or console")
-	flag.Float64Var(&qps, "kube-api-qps", 500, "requests per second to the API server, sustained")
-	flag.IntVar(&burst, "kube-api-burst", 1000, "requests to the API server in a burst")
-	flag.IntVar(&cfg.Controller.Workers, "workers", 4, "keys synced at once by each controller")
-	flag.IntVar(&cfg.Controller.FanOut, "fanout", 32, "mirror writes in flight at once for one reflected Secret")
-	flag.DurationVar(&cfg.Controller.Grace, "mismatch-grace", 30*time.Second,
-		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
-	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
-		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
-	flag.BoolVar(&cfg.Election.Enabled, "leader-elect", false,
-		"run as one of several replicas: only the holder of a Lease writes")
-	flag.StringVar(&cfg.Election.Namespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
-		"namespace of the leader Lease; default $POD_NAMESPACE")
-	flag.StringVar(&cfg.Election.Name, "leader-election-id", "mergeflect", "name of the leader Lease")
-	flag.DurationVar(&cfg.Election.LeaseDuration, "leader-election-lease-duration", 15*time.Second,
-		"how long a Lease lasts without renewal before another replica may take it")
-	flag.DurationVar(&cfg.Election.RenewDeadline, "leader-election-renew-deadline", 10*time.Second,
-		"how long the leader keeps trying to renew before it steps down")
-	flag.DurationVar(&cfg.Election.RetryPeriod, "leader-election-retry-period", 2*time.Second,
-		"how often candidates try to take the Lease")
-	vaultFlags(&cfg.Vault)
-	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), usage)
-		flag.PrintDefaults()
-	}
-	if err := flag.CommandLine.Parse(args); err != nil {
-		return fmt.Errorf("parse flags: %w", err)
-	}
-	cfg.Version = version
-	if cfg.Election.Enabled && cfg.Election.Namespace == "" {
-		return errors.New("--leader-elect needs --leader-election-namespace or $POD_NAMESPACE")
-	}
+// options are the command's flags: the daemon's configuration and how to reach the cluster.
+type options struct {
+	daemon              daemon.Config
+	kubeconfig          string
+	logLevel, logFormat string
+	qps                 float64
+	burst               int
+}
 
-	log, err := logging.New(os.Stderr, logLevel, logFormat)
+func run(check bool, args []string) error {
+	opts, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg := opts.daemon
+
+	log, err := logging.New(os.Stderr, opts.logLevel, opts.logFormat)
 	if err != nil {
 		return err
 	}
 	logging.RouteKlog(log)
 
-	restCfg, err := restConfig(kubeconfig, float32(qps), burst)
+	restCfg, err := restConfig(opts.kubeconfig, float32(opts.qps), opts.burst)
 	if err != nil {
 		return err
 	}
@@ -117,6 +91,57 @@ func run(check bool, args []string) error {
 		log.Info().Msg("stopped")
 	}
 	return err
+}
+
+// parseFlags reads the command line into options.
+func parseFlags(args []string) (options, error) {
+	var o options
+	cfg := &o.daemon
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "",
+		"path to a kubeconfig; default $KUBECONFIG, else ~/.kube/config, else in-cluster")
+	flag.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8080", "address serving /metrics; 0 disables it")
+	flag.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081",
+		"address serving /healthz and /readyz; 0 disables it")
+	flag.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&o.logFormat, "log-format", "json", "json or console")
+	flag.Float64Var(&o.qps, "kube-api-qps", 500, "requests per second to the API server, sustained")
+	flag.IntVar(&o.burst, "kube-api-burst", 1000, "requests to the API server in a burst")
+	flag.IntVar(&cfg.Controller.Workers, "workers", 4, "keys synced at once by each controller")
+	flag.IntVar(&cfg.Controller.FanOut, "fanout", 32, "mirror writes in flight at once for one reflected Secret")
+	flag.DurationVar(&cfg.Controller.Grace, "mismatch-grace", 30*time.Second,
+		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
+	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
+		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
+	electionFlags(&cfg.Election)
+	vaultFlags(&cfg.Vault)
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
+	}
+
+	if err := flag.CommandLine.Parse(args); err != nil {
+		return o, fmt.Errorf("parse flags: %w", err)
+	}
+	cfg.Version = version
+	if cfg.Election.Enabled && cfg.Election.Namespace == "" {
+		return o, errors.New("--leader-elect needs --leader-election-namespace or $POD_NAMESPACE")
+	}
+	return o, nil
+}
+
+// electionFlags registers the flags of leader election.
+func electionFlags(e *election.Options) {
+	flag.BoolVar(&e.Enabled, "leader-elect", false,
+		"run as one of several replicas: only the holder of a Lease writes")
+	flag.StringVar(&e.Namespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+		"namespace of the leader Lease; default $POD_NAMESPACE")
+	flag.StringVar(&e.Name, "leader-election-id", "mergeflect", "name of the leader Lease")
+	flag.DurationVar(&e.LeaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"how long a Lease lasts without renewal before another replica may take it")
+	flag.DurationVar(&e.RenewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"how long the leader keeps trying to renew before it steps down")
+	flag.DurationVar(&e.RetryPeriod, "leader-election-retry-period", 2*time.Second,
+		"how often candidates try to take the Lease")
 }
 
 // restConfig loads the kubeconfig from the flag, else $KUBECONFIG, else the in-cluster one.
