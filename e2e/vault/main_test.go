@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/internal/controlplane"
@@ -87,6 +89,10 @@ func run(m *testing.M) (int, error) {
 	code := m.Run()
 	if err := daemon.Stop(); err != nil {
 		return 0, err
+	}
+	if err := checkNoTokenLeaked(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "vault e2e:", err)
+		code = 1
 	}
 	if code != 0 {
 		log, _ := os.ReadFile(daemon.LogPath)
@@ -189,4 +195,32 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// tokenMarkers begin every Vault service token and every ServiceAccount JWT, and the root
+// token is the test's own.
+var tokenMarkers = []string{"hvs.", "eyJhbGci", rootToken}
+
+// checkNoTokenLeaked fails if the daemon's log or its Events quote a credential.
+func checkNoTokenLeaked(ctx context.Context) error {
+	log, err := os.ReadFile(daemon.LogPath)
+	if err != nil {
+		return err
+	}
+	events, err := admin.CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	said := []string{string(log)}
+	for _, e := range events.Items {
+		said = append(said, e.Message)
+	}
+	for _, text := range said {
+		for _, marker := range tokenMarkers {
+			if strings.Contains(text, marker) {
+				return fmt.Errorf("mergeflect's log or Events quote a credential (%q)", marker)
+			}
+		}
+	}
+	return nil
 }
