@@ -110,6 +110,8 @@ func parseFlags(args []string) (options, error) {
 	flag.IntVar(&cfg.Controller.FanOut, "fanout", 32, "mirror writes in flight at once for one reflected Secret")
 	flag.DurationVar(&cfg.Controller.Grace, "mismatch-grace", 30*time.Second,
 		"how long a missing sibling or a key not matching its certificate is waited for before it is reported")
+	flag.DurationVar(&cfg.Controller.ConflictRetry, "conflict-retry", time.Minute,
+		"how often a name held by a Secret mergeflect does not manage is tried again")
 	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
 		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
 	electionFlags(&cfg.Election)
@@ -123,6 +125,9 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("parse flags: %w", err)
 	}
 	cfg.Version = version
+	if cfg.Controller.ConflictRetry < time.Second {
+		return o, errors.New("--conflict-retry must be at least 1s")
+	}
 	if cfg.Election.Enabled && cfg.Election.Namespace == "" {
 		return o, errors.New("--leader-elect needs --leader-election-namespace or $POD_NAMESPACE")
 	}

@@ -31,6 +31,10 @@ type Options struct {
 	// Vault reads the values of Vault-backed sources; nil leaves such sources unread and
 	// reported.
 	Vault VaultReader
+	// ConflictRetry is how often a name held by a Secret that is not ours is tried again.
+	// The holder is not watched (mergeflect watches only its own Secrets), so its removal
+	// is noticed this way.
+	ConflictRetry time.Duration
 	// DryRun sends every write as a server-side dry run: validated, never stored.
 	DryRun bool
 	// Grace is how long a transient refusal (a missing sibling, a key that does not match

@@ -26,6 +26,7 @@ func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) e
 	if existing != nil && !informers.IsTarget(existing) {
 		c.refuseNow(key, sources, nil, annotations.ReasonConflict,
 			fmt.Sprintf("target %s is already a mirror of %s", key, existing.Annotations[annotations.ReflectedFrom]))
+		c.merges.AddAfter(key, c.opts.ConflictRetry)
 		return nil
 	}
 
@@ -64,6 +65,7 @@ func (c *Controller) publish(
 	if errors.Is(err, errUnmanaged) {
 		c.refuseNow(t.Key, sources, nil, annotations.ReasonConflict,
 			fmt.Sprintf("target %s: %v", t.Key, err))
+		c.merges.AddAfter(t.Key, c.opts.ConflictRetry)
 		return nil
 	}
 	if permanent(err) {

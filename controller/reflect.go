@@ -206,6 +206,7 @@ func (c *Controller) reportReflection(
 		c.warn(annotations.ReasonWriteFailed, fmt.Sprintf("%d mirror write(s) failed; retrying", n), ref)
 	}
 	if n := results[metrics.MirrorConflict] + len(conflicts); n > 0 {
+		c.reflections.AddAfter(key, c.opts.ConflictRetry)
 		c.warn(annotations.ReasonConflict, fmt.Sprintf(
 			"%d namespace(s) already hold a Secret named %s that is not this one's mirror; left untouched",
 			n, key.Name), ref)

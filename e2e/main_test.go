@@ -68,7 +68,7 @@ func run(m *testing.M) (int, error) {
 
 	daemonLog = filepath.Join(dir, "mergeflect.log")
 	d, err := testdaemon.Start(bin, kubeconfig, daemonLog,
-		"--mismatch-grace", grace.String(), "--log-level", "debug")
+		"--mismatch-grace", grace.String(), "--conflict-retry", "2s", "--log-level", "debug")
 	if err != nil {
 		return 0, err
 	}

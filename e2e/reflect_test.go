@@ -111,6 +111,16 @@ func TestUnmanagedSecretsAreNeverTouched(t *testing.T) {
 			t.Errorf("%s/%s was changed: labels %v, annotations %v", key[0], key[1], s.Labels, s.Annotations)
 		}
 	}
+
+	// Once the team deletes their Secrets, the names are free and mergeflect takes them.
+	deleteSecret(t, ns, "shared")
+	deleteSecret(t, other, "copied")
+	eventually(t, timeout, func() error {
+		return hasData(ctx, ns, "shared", corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1")})
+	})
+	eventually(t, timeout, func() error {
+		return hasData(ctx, other, "copied", corev1.SecretTypeOpaque, map[string][]byte{"b": []byte("2")})
+	})
 }
 
 func TestTwoSourcesOneMirrorName(t *testing.T) {

@@ -166,6 +166,10 @@ func (r *Reader) readOne(ctx context.Context, client *vaultapi.Client, ref Ref) 
 		return Value{}, err
 	}
 	rel := strings.TrimPrefix(ref.Path, m.path)
+	if m.version == 2 {
+		// Policies and the HTTP API spell KV version 2 paths with data/; accept both forms.
+		rel = strings.TrimPrefix(rel, "data/")
+	}
 
 	var secret *vaultapi.KVSecret
 	if mountPath := strings.TrimSuffix(m.path, "/"); m.version == 2 {

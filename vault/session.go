@@ -115,6 +115,7 @@ func (r *Reader) serviceAccountToken(ctx context.Context, id Identity) (string, 
 	resp, err := r.kube.CoreV1().ServiceAccounts(id.Namespace).
 		CreateToken(ctx, id.ServiceAccount, req, metav1.CreateOptions{})
 	if err != nil {
+		r.requests.WithLabelValues("login", resultDenied).Inc()
 		return "", fmt.Errorf("%w: request a token of serviceaccount %s/%s: %w",
 			ErrDenied, id.Namespace, id.ServiceAccount, err)
 	}
