@@ -38,6 +38,7 @@ fuzz: ## Fuzz every annotation parser for FUZZTIME each.
 	for f in FuzzParsePatterns FuzzParseRef FuzzPolicy; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./reflector/ || exit 1; \
 	done
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRefs$$' -fuzztime $(FUZZTIME) ./vault/
 
 lint: $(TOOLS_BIN)/golangci-lint $(TOOLS_BIN)/gofumpt ## Run golangci-lint and check gofumpt formatting.
 	$(TOOLS_BIN)/golangci-lint run ./...

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +18,12 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/annotations"
 	"github.com/tazlab/mergeflect/internal/controlplane"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
+	"github.com/tazlab/mergeflect/merger"
 )
 
 const (
@@ -122,37 +123,53 @@ func holder(l *coordinationv1.Lease) string {
 
 func TestLeaderKilledMidFanOut(t *testing.T) {
 	a, b := replica(t, "a"), replica(t, "b")
-	defer func() { _ = b.Stop() }()
 	first := leader(t, "")
-	leading := leadingReplica(t, a, b)
+	leading, standby := leadingReplica(t, a, b), a
+	if leading == a {
+		standby = b
+	}
 
-	// Mirrors are watched from before the fan-out: each must be created once and never
-	// written again.
+	// Mirrors are watched from before the fan-out: what a user sees of each must be one
+	// creation, then one update per rotation, whichever replica wrote it.
 	prefix := "kill"
 	createNamespaces(t, prefix)
 	writes := watchMirrors(t, prefix)
-	data := map[string][]byte{"v": []byte("one")}
-	createSource(t, prefix, data)
+	one := map[string][]byte{"v": []byte("one")}
+	createSource(t, prefix, one)
+	second := killMidFanOut(t, writes, leading, first, hashOf(one))
 
-	waitCount(t, writes, namespaces/5, 30*time.Second)
+	// A rotation, and the new leader is killed in the middle of it too.
+	third := replica(t, "c")
+	defer func() { _ = third.Stop() }()
+	two := map[string][]byte{"v": []byte("two")}
+	rotateSource(t, prefix, two)
+	killMidFanOut(t, writes, standby, second, hashOf(two))
+
+	time.Sleep(2 * time.Second)
+	if err := writes.exactly("ADDED:"+hashOf(one), "MODIFIED:"+hashOf(two)); err != nil {
+		t.Error(err)
+	}
+}
+
+// killMidFanOut kills the leader once a fifth of the mirrors hold hash, then waits for
+// another replica to take over and finish. It returns the new leader's identity.
+func killMidFanOut(t *testing.T, writes *mirrorWrites, leading *testdaemon.Daemon, id, hash string) string {
+	t.Helper()
+	waitHash(t, writes, hash, namespaces/5, 30*time.Second)
 	leading.Kill()
-	killedAt, written := time.Now(), writes.count()
+	killedAt, written := time.Now(), writes.holding(hash)
 	if written >= namespaces {
 		t.Fatalf("the fan-out finished (%d mirrors) before the leader was killed; slow it down", written)
 	}
 
-	next := leader(t, first)
+	next := leader(t, id)
 	tookOver := time.Since(killedAt)
-	waitCount(t, writes, namespaces, time.Minute)
-	t.Logf("leader %s killed after %d of %d mirrors; %s took over in %s", first, written, namespaces, next, tookOver)
+	waitHash(t, writes, hash, namespaces, time.Minute)
+	t.Logf("leader %s killed after %d of %d mirrors; %s took over in %s", id, written, namespaces, next, tookOver)
 	if tookOver > leaseDuration+2*time.Second {
 		t.Errorf("takeover took %s, lease duration is %s", tookOver, leaseDuration)
 	}
-
-	time.Sleep(2 * time.Second)
-	if err := writes.once(); err != nil {
-		t.Error(err)
-	}
+	return next
 }
 
 func TestGracefulShutdownReleasesTheLease(t *testing.T) {
@@ -207,25 +224,36 @@ func createSource(t *testing.T, prefix string, data map[string][]byte) {
 	}
 }
 
-// mirrorWrites counts what a user watching the mirrors sees happen to each.
+// mirrorWrites records what a user watching the mirrors sees happen to each: the events,
+// as TYPE:content-hash, by namespace.
 type mirrorWrites struct {
 	mu     sync.Mutex
-	events map[string][]watch.EventType
+	events map[string][]string
 }
 
-func (w *mirrorWrites) count() int {
+// holding counts the mirrors whose latest version holds hash.
+func (w *mirrorWrites) holding(hash string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.events)
+	n := 0
+	for _, events := range w.events {
+		if strings.HasSuffix(events[len(events)-1], ":"+hash) {
+			n++
+		}
+	}
+	return n
 }
 
-// once reports a mirror that was written more than once or deleted.
-func (w *mirrorWrites) once() error {
+// exactly reports a mirror whose history is not want.
+func (w *mirrorWrites) exactly(want ...string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.events) != namespaces {
+		return fmt.Errorf("%d mirrors seen, want %d", len(w.events), namespaces)
+	}
 	for ns, events := range w.events {
-		if len(events) != 1 || events[0] != watch.Added {
-			return fmt.Errorf("mirror in %s saw %v, want one ADDED", ns, events)
+		if !slices.Equal(events, want) {
+			return fmt.Errorf("mirror in %s saw %v, want %v", ns, events, want)
 		}
 	}
 	return nil
@@ -239,7 +267,7 @@ func watchMirrors(t *testing.T, prefix string) *mirrorWrites {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writes := &mirrorWrites{events: map[string][]watch.EventType{}}
+	writes := &mirrorWrites{events: map[string][]string{}}
 	go func() {
 		for ev := range w.ResultChan() {
 			s, ok := ev.Object.(*corev1.Secret)
@@ -247,7 +275,8 @@ func watchMirrors(t *testing.T, prefix string) *mirrorWrites {
 				continue
 			}
 			writes.mu.Lock()
-			writes.events[s.Namespace] = append(writes.events[s.Namespace], ev.Type)
+			writes.events[s.Namespace] = append(writes.events[s.Namespace],
+				string(ev.Type)+":"+merger.Hash(s.Type, s.Data))
 			writes.mu.Unlock()
 		}
 	}()
@@ -255,14 +284,30 @@ func watchMirrors(t *testing.T, prefix string) *mirrorWrites {
 	return writes
 }
 
-func waitCount(t *testing.T, w *mirrorWrites, n int, timeout time.Duration) {
+func waitHash(t *testing.T, w *mirrorWrites, hash string, n int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for w.count() < n {
+	for w.holding(hash) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d mirrors after %s", w.count(), n, timeout)
+			t.Fatalf("%d of %d mirrors hold %s after %s", w.holding(hash), n, hash, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func hashOf(data map[string][]byte) string {
+	return merger.Hash(corev1.SecretTypeOpaque, data)
+}
+
+func rotateSource(t *testing.T, prefix string, data map[string][]byte) {
+	t.Helper()
+	s, err := admin.CoreV1().Secrets(prefix+"-src").Get(t.Context(), "src", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Data = data
+	if _, err := admin.CoreV1().Secrets(s.Namespace).Update(t.Context(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 
