@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
-	"io"
 	"maps"
-	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -85,22 +83,13 @@ func documentedMetrics(path string) ([]string, error) {
 // scrapeFamilies scrapes the daemon and returns the type of every metric family it exports,
 // by name, as its # TYPE lines give them.
 func scrapeFamilies(ctx context.Context) (map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := daemon.Scrape(ctx)
 	if err != nil {
 		return nil, err
 	}
 
 	families := map[string]string{}
-	for line := range strings.SplitSeq(string(body), "\n") {
+	for line := range strings.SplitSeq(body, "\n") {
 		fields := strings.Fields(line)
 		if len(fields) == 4 && fields[0] == "#" && fields[1] == "TYPE" {
 			families[fields[2]] = fields[3]

@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,66 +15,39 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/tazlab/mergeflect/internal/controlplane"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
+	"github.com/tazlab/mergeflect/internal/testenv"
 )
 
 // Settings of the daemon every test in this package shares.
 const grace = 3 * time.Second
 
 var (
-	admin      kubernetes.Interface
-	metricsURL string
-	daemonLog  string
+	admin     kubernetes.Interface
+	daemon    *testdaemon.Daemon
+	daemonLog string
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
+	testenv.Main("e2e", func(ctx context.Context, env *testenv.Env) (int, error) {
+		admin = env.Admin
+		return run(ctx, m, env)
+	})
 }
 
-func run(m *testing.M) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	dir, err := os.MkdirTemp("", "mergeflect-e2e-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-
-	cp, err := controlplane.Start(ctx, controlplane.Options{})
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = cp.Stop() }()
-	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
-		return 0, err
-	}
-
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig); err != nil {
-		return 0, err
-	}
-	bin, err := testdaemon.Build(ctx, dir)
-	if err != nil {
-		return 0, err
-	}
-
-	daemonLog = filepath.Join(dir, "mergeflect.log")
-	d, err := testdaemon.Start(bin, kubeconfig, daemonLog,
+// run starts the daemon every test shares, runs the tests, and reads everything the daemon
+// said for Secret data.
+func run(ctx context.Context, m *testing.M, env *testenv.Env) (int, error) {
+	daemonLog = filepath.Join(env.Dir, "mergeflect.log")
+	d, err := testdaemon.Start(env.Bin, env.Kubeconfig, daemonLog,
 		"--mismatch-grace", grace.String(), "--conflict-retry", "2s", "--log-level", "debug")
 	if err != nil {
 		return 0, err
 	}
-	metricsURL = d.MetricsURL
+	daemon = d
 	if err := d.WaitReady(ctx); err != nil {
 		d.Kill()
-		dumpTail(daemonLog, 30)
+		d.PrintTail(30)
 		return 0, err
 	}
 	stop := d.Stop
@@ -85,7 +57,7 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	if code != 0 {
-		dumpTail(daemonLog, 60)
+		d.PrintTail(60)
 	}
 	if err := checkNoDataLeaked(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -122,21 +94,4 @@ func checkNoDataLeaked(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func dumpTail(path string, lines int) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	data, _ := io.ReadAll(f)
-	start := len(data)
-	for n := 0; n <= lines && start > 0; {
-		start--
-		if data[start] == '\n' {
-			n++
-		}
-	}
-	fmt.Fprintf(os.Stderr, "--- last lines of the mergeflect log ---\n%s\n", data[start:])
 }

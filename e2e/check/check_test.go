@@ -6,8 +6,6 @@ package check
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,10 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/annotations"
-	"github.com/tazlab/mergeflect/internal/controlplane"
 	"github.com/tazlab/mergeflect/internal/kubetest"
 	"github.com/tazlab/mergeflect/internal/testcerts"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
+	"github.com/tazlab/mergeflect/internal/testenv"
 )
 
 var (
@@ -33,39 +31,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "check e2e:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var err error
-	if workDir, err = os.MkdirTemp("", "mergeflect-check-"); err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(workDir)
-
-	cp, err := controlplane.Start(ctx, controlplane.Options{})
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = cp.Stop() }()
-	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
-		return 0, err
-	}
-	kubeconfig = filepath.Join(workDir, "kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig); err != nil {
-		return 0, err
-	}
-	if bin, err = testdaemon.Build(ctx, workDir); err != nil {
-		return 0, err
-	}
-	return m.Run(), nil
+	testenv.Main("e2e/check", func(_ context.Context, env *testenv.Env) (int, error) {
+		admin, bin, kubeconfig, workDir = env.Admin, env.Bin, env.Kubeconfig, env.Dir
+		return m.Run(), nil
+	})
 }
 
 // check runs mergeflect check and returns what it printed and its exit code.

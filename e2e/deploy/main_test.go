@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -21,7 +20,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/tazlab/mergeflect/internal/controlplane"
-	"github.com/tazlab/mergeflect/internal/testdaemon"
+	"github.com/tazlab/mergeflect/internal/testenv"
 )
 
 // helmEnv names the helm binary; deploy.mk sets it.
@@ -46,52 +45,28 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e/deploy:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	var err error
-	if helm, err = findHelm(); err != nil {
-		return 0, err
-	}
-	bin, err := controlplane.BinDir()
-	if err != nil {
-		return 0, err
-	}
-	kubectl = filepath.Join(bin, "kubectl")
-	if workDir, err = os.MkdirTemp("", "mergeflect-deploy-"); err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(workDir)
-
-	if cp, err = controlplane.Start(ctx, controlplane.Options{}); err != nil {
-		return 0, err
-	}
-	defer func() { _ = cp.Stop() }()
-	if err := connect(); err != nil {
-		return 0, err
-	}
-	if daemon, err = testdaemon.Build(ctx, workDir); err != nil {
-		return 0, err
-	}
-	return m.Run(), nil
+	testenv.Main("e2e/deploy", func(_ context.Context, env *testenv.Env) (int, error) {
+		var err error
+		if helm, err = findHelm(); err != nil {
+			return 0, err
+		}
+		bin, err := controlplane.BinDir()
+		if err != nil {
+			return 0, err
+		}
+		kubectl = filepath.Join(bin, "kubectl")
+		cp, admin, daemon, workDir = env.ControlPlane, env.Admin, env.Bin, env.Dir
+		if err := connect(); err != nil {
+			return 0, err
+		}
+		return m.Run(), nil
+	})
 }
 
 // connect makes the admin clients, and a mapper from kinds to resources that rereads
 // discovery when it meets a kind it does not know.
 func connect() error {
 	var err error
-	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
-		return err
-	}
 	if dyn, err = dynamic.NewForConfig(cp.AdminConfig()); err != nil {
 		return err
 	}

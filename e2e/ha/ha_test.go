@@ -5,9 +5,6 @@ package ha
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,8 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/annotations"
-	"github.com/tazlab/mergeflect/internal/controlplane"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
+	"github.com/tazlab/mergeflect/internal/testenv"
 	"github.com/tazlab/mergeflect/merger"
 )
 
@@ -41,44 +38,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ha:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	var err error
-	if workDir, err = os.MkdirTemp("", "mergeflect-ha-"); err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(workDir)
-
-	cp, err := controlplane.Start(ctx, controlplane.Options{})
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = cp.Stop() }()
-	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
-		return 0, err
-	}
-	kubeconfig = filepath.Join(workDir, "kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig); err != nil {
-		return 0, err
-	}
-	if bin, err = testdaemon.Build(ctx, workDir); err != nil {
-		return 0, err
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseNamespace}}
-	if _, err := admin.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		return 0, err
-	}
-	return m.Run(), nil
+	testenv.Main("e2e/ha", func(ctx context.Context, env *testenv.Env) (int, error) {
+		admin, bin, kubeconfig, workDir = env.Admin, env.Bin, env.Kubeconfig, env.Dir
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseNamespace}}
+		if _, err := admin.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			return 0, err
+		}
+		return m.Run(), nil
+	})
 }
 
 // replica starts one elected mergeflect; the test stops or kills it.
@@ -315,16 +282,7 @@ func rotateSource(t *testing.T, prefix string, data map[string][]byte) {
 func leadingReplica(t *testing.T, replicas ...*testdaemon.Daemon) *testdaemon.Daemon {
 	t.Helper()
 	for _, d := range replicas {
-		resp, err := http.Get(d.MetricsURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(body), "\nmergeflect_leader 1\n") {
+		if v, _, err := d.Metric(t.Context(), "mergeflect_leader"); err == nil && v == 1 {
 			return d
 		}
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tazlab/mergeflect/internal/controlplane"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
+	"github.com/tazlab/mergeflect/internal/testenv"
 )
 
 const rootToken = "root-token-for-tests"
@@ -35,31 +36,17 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vault e2e:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
+	testenv.Main("e2e/vault", func(ctx context.Context, env *testenv.Env) (int, error) {
+		admin, cp = env.Admin, env.ControlPlane
+		return run(ctx, m, env)
+	})
 }
 
-func run(m *testing.M) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "mergeflect-vault-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-
-	if cp, err = controlplane.Start(ctx, controlplane.Options{}); err != nil {
-		return 0, err
-	}
-	defer func() { _ = cp.Stop() }()
-	if admin, err = kubernetes.NewForConfig(cp.AdminConfig()); err != nil {
-		return 0, err
-	}
-	if vs, err = startVault(ctx, dir, 0); err != nil {
+// run starts Vault and the daemon, runs the tests, and reads everything the daemon said for
+// credentials.
+func run(ctx context.Context, m *testing.M, env *testenv.Env) (int, error) {
+	var err error
+	if vs, err = startVault(ctx, env.Dir, 0); err != nil {
 		return 0, err
 	}
 	defer vs.stop()
@@ -67,15 +54,7 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig); err != nil {
-		return 0, err
-	}
-	bin, err := testdaemon.Build(ctx, dir)
-	if err != nil {
-		return 0, err
-	}
-	daemon, err = testdaemon.Start(bin, kubeconfig, filepath.Join(dir, "mergeflect.log"),
+	daemon, err = testdaemon.Start(env.Bin, env.Kubeconfig, filepath.Join(env.Dir, "mergeflect.log"),
 		"--vault-address", vs.address, "--vault-default-service-account", serviceAccount,
 		"--workers", "8", "--mismatch-grace", "3s", "--log-level", "debug")
 	if err != nil {
@@ -95,8 +74,7 @@ func run(m *testing.M) (int, error) {
 		code = 1
 	}
 	if code != 0 {
-		log, _ := os.ReadFile(daemon.LogPath)
-		fmt.Fprintf(os.Stderr, "--- mergeflect log ---\n%s\n", tail(string(log), 4000))
+		daemon.PrintTail(60)
 	}
 	return code, nil
 }
@@ -188,13 +166,6 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
 }
 
 // tokenMarkers begin every Vault service token and every ServiceAccount JWT, and the root

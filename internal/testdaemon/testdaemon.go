@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -141,4 +144,58 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// Scrape returns the text the daemon serves at /metrics.
+func (d *Daemon) Scrape(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.MetricsURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("scrape %s: %w", d.MetricsURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("scrape %s: %w", d.MetricsURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("scrape %s: %w", d.MetricsURL, err)
+	}
+	return string(body), nil
+}
+
+// Metric returns the value of one series, written exactly as the exposition format writes
+// it, such as `mergeflect_errors_total{reason="KeyMismatch"}`. ok is false when the daemon
+// does not export it.
+func (d *Daemon) Metric(ctx context.Context, series string) (value float64, ok bool, err error) {
+	text, err := d.Scrape(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	for line := range strings.SplitSeq(text, "\n") {
+		if v, found := strings.CutPrefix(line, series+" "); found {
+			value, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, false, fmt.Errorf("parse %s: %w", series, err)
+			}
+			return value, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// PrintTail writes the last lines of the daemon's log to stderr, for a failed test run.
+func (d *Daemon) PrintTail(lines int) {
+	data, err := os.ReadFile(d.LogPath)
+	if err != nil {
+		return
+	}
+	start := len(data)
+	for n := 0; n <= lines && start > 0; {
+		start--
+		if data[start] == '\n' {
+			n++
+		}
+	}
+	fmt.Fprintf(os.Stderr, "--- last lines of the mergeflect log ---\n%s\n", data[start:])
 }
