@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/tazlab/mergeflect/internal/kubetest"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
 	"github.com/tazlab/mergeflect/internal/testenv"
 )
@@ -73,25 +72,5 @@ var leakMarkers = []string{"-----BEGIN", "-----END", "s3cr3t", "from-source", "d
 // checkNoDataLeaked reads everything mergeflect said, its log and its Events, and fails if
 // any of it quotes Secret data.
 func checkNoDataLeaked(ctx context.Context) error {
-	log, err := os.ReadFile(daemonLog)
-	if err != nil {
-		return err
-	}
-	events, err := admin.CoreV1().Events("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	said := []string{string(log)}
-	for _, e := range events.Items {
-		said = append(said, e.Message)
-	}
-
-	for _, text := range said {
-		for _, marker := range leakMarkers {
-			if strings.Contains(text, marker) {
-				return fmt.Errorf("mergeflect's log or Events quote Secret data (%q)", marker)
-			}
-		}
-	}
-	return nil
+	return kubetest.NothingQuoted(ctx, admin, daemonLog, leakMarkers)
 }

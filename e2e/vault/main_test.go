@@ -12,16 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tazlab/mergeflect/internal/controlplane"
+	"github.com/tazlab/mergeflect/internal/kubetest"
 	"github.com/tazlab/mergeflect/internal/testdaemon"
 	"github.com/tazlab/mergeflect/internal/testenv"
 )
@@ -174,24 +173,5 @@ var tokenMarkers = []string{"hvs.", "eyJhbGci", rootToken}
 
 // checkNoTokenLeaked fails if the daemon's log or its Events quote a credential.
 func checkNoTokenLeaked(ctx context.Context) error {
-	log, err := os.ReadFile(daemon.LogPath)
-	if err != nil {
-		return err
-	}
-	events, err := admin.CoreV1().Events("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	said := []string{string(log)}
-	for _, e := range events.Items {
-		said = append(said, e.Message)
-	}
-	for _, text := range said {
-		for _, marker := range tokenMarkers {
-			if strings.Contains(text, marker) {
-				return fmt.Errorf("mergeflect's log or Events quote a credential (%q)", marker)
-			}
-		}
-	}
-	return nil
+	return kubetest.NothingQuoted(ctx, admin, daemon.LogPath, tokenMarkers)
 }

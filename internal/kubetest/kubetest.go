@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +99,30 @@ func HasEvent(ctx context.Context, client kubernetes.Interface, ns, name, reason
 		seen = append(seen, e.Reason)
 	}
 	return fmt.Errorf("no %s Event on %s/%s; saw %v", reason, ns, name, seen)
+}
+
+// NothingQuoted fails if the daemon's log at logPath, or any Event in the cluster, contains
+// one of markers: strings only Secret data or credentials contain.
+func NothingQuoted(ctx context.Context, client kubernetes.Interface, logPath string, markers []string) error {
+	log, err := os.ReadFile(logPath)
+	if err != nil {
+		return fmt.Errorf("read the daemon's log: %w", err)
+	}
+	events, err := client.CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list events: %w", err)
+	}
+	said := []string{string(log)}
+	for _, e := range events.Items {
+		said = append(said, e.Message)
+	}
+
+	for _, text := range said {
+		for _, marker := range markers {
+			if strings.Contains(text, marker) {
+				return fmt.Errorf("mergeflect's log or Events quote %q", marker)
+			}
+		}
+	}
+	return nil
 }
