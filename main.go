@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/tazlab/mergeflect/daemon"
 	"github.com/tazlab/mergeflect/election"
 	"github.com/tazlab/mergeflect/logging"
+	"github.com/tazlab/mergeflect/reflector"
 	"github.com/tazlab/mergeflect/vault"
 )
 
@@ -114,6 +116,12 @@ func parseFlags(args []string) (options, error) {
 		"how often a name held by a Secret mergeflect does not manage is tried again")
 	flag.BoolVar(&cfg.Informers.Reflector, "reflector-compat", true,
 		"also reflect Secrets annotated for Reflector (watches the metadata of every Secret)")
+	flag.Func("source-namespaces",
+		"comma-separated patterns of the namespaces whose Secrets mergeflect acts on; default all",
+		patternsFlag(&cfg.Controller.SourceNamespaces))
+	flag.Func("reflect-namespaces",
+		"comma-separated patterns of the namespaces mergeflect may write copies into; default all",
+		patternsFlag(&cfg.Controller.ReflectNamespaces))
 	electionFlags(&cfg.Election)
 	vaultFlags(&cfg.Vault)
 	flag.Usage = func() {
@@ -218,4 +226,13 @@ func runCheck(ctx context.Context, cfg daemon.Config, clients daemon.Clients) er
 		return fmt.Errorf("check found %d problem(s)", problems)
 	}
 	return nil
+}
+
+// patternsFlag parses a flag of namespace patterns, anchored like the annotations' ones.
+func patternsFlag(into *[]*regexp.Regexp) func(string) error {
+	return func(value string) error {
+		patterns, err := reflector.ParsePatterns(value)
+		*into = patterns
+		return err
+	}
 }

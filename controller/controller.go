@@ -8,6 +8,7 @@ package controller
 
 import (
 	"context"
+	"regexp"
 	"sync"
 	"time"
 
@@ -35,6 +36,11 @@ type Options struct {
 	// The holder is not watched (mergeflect watches only its own Secrets), so its removal
 	// is noticed this way.
 	ConflictRetry time.Duration
+	// SourceNamespaces, when set, limits the namespaces whose Secrets are merged, reflected
+	// or read from Vault; Secrets elsewhere are ignored.
+	SourceNamespaces []*regexp.Regexp
+	// ReflectNamespaces, when set, limits the namespaces mirrors and copies are written to.
+	ReflectNamespaces []*regexp.Regexp
 	// DryRun sends every write as a server-side dry run: validated, never stored.
 	DryRun bool
 	// Grace is how long a transient refusal (a missing sibling, a key that does not match
@@ -96,6 +102,19 @@ func New(
 		return nil, err
 	}
 	return c, nil
+}
+
+// allowed reports whether patterns, when set, let namespace in.
+func allowed(patterns []*regexp.Regexp, namespace string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, re := range patterns {
+		if re.MatchString(namespace) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run syncs keys until ctx is done, then drains the queues' workers and returns. The

@@ -90,6 +90,9 @@ func onEach(fn func(metav1.Object)) cache.ResourceEventHandler {
 
 // onSource queues the target a source Secret merges into.
 func (c *Controller) onSource(s metav1.Object) {
+	if !allowed(c.opts.SourceNamespaces, s.GetNamespace()) {
+		return
+	}
 	if name, ok := s.GetLabels()[annotations.MergeInto]; ok && name != "" {
 		c.merges.Add(types.NamespacedName{Namespace: s.GetNamespace(), Name: name})
 	}
@@ -136,12 +139,13 @@ func (c *Controller) mirrorCurrent(mirror metav1.Object, from types.NamespacedNa
 func (c *Controller) onMetadata(s metav1.Object) {
 	key := types.NamespacedName{Namespace: s.GetNamespace(), Name: s.GetName()}
 	a := s.GetAnnotations()
-	if reflector.IsReflectorSource(a) || len(c.mirrorsOf(key)) > 0 {
+	source := allowed(c.opts.SourceNamespaces, key.Namespace) && reflector.IsReflectorSource(a)
+	if source || len(c.mirrorsOf(key)) > 0 {
 		c.markChanged(key)
 		c.reflections.Add(key)
 		c.enqueuePulls(key)
 	}
-	if _, ok := a[annotations.ReflectorReflects]; ok {
+	if _, ok := a[annotations.ReflectorReflects]; ok && allowed(c.opts.ReflectNamespaces, key.Namespace) {
 		c.pulls.Add(key)
 	}
 }

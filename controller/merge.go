@@ -19,6 +19,9 @@ import (
 
 // syncTarget recomputes the target key from its sources and writes it if it changed.
 func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) error {
+	if !allowed(c.opts.SourceNamespaces, key.Namespace) {
+		return nil
+	}
 	sources := c.sourcesOf(key)
 	existing := c.managed(key)
 

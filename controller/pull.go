@@ -20,7 +20,7 @@ import (
 // consent to have this one Secret's data written; nothing else of it changes.
 func (c *Controller) syncPull(ctx context.Context, key types.NamespacedName) error {
 	meta := c.metadata(key)
-	if meta == nil {
+	if meta == nil || !allowed(c.opts.ReflectNamespaces, key.Namespace) {
 		return nil
 	}
 	value, ok := meta.GetAnnotations()[annotations.ReflectorReflects]
@@ -46,7 +46,7 @@ func (c *Controller) syncPull(ctx context.Context, key types.NamespacedName) err
 func (c *Controller) pullSource(ctx context.Context, from, key types.NamespacedName) (*corev1.Secret, error) {
 	ref := &corev1.ObjectReference{Kind: "Secret", APIVersion: "v1", Namespace: key.Namespace, Name: key.Name}
 	meta := c.metadata(from)
-	if meta == nil {
+	if meta == nil || !allowed(c.opts.SourceNamespaces, from.Namespace) {
 		c.warn(annotations.ReasonMissingSource, fmt.Sprintf("reflected secret %s does not exist", from), ref)
 		return nil, nil
 	}

@@ -20,6 +20,9 @@ import (
 
 // syncReflection makes the mirrors of the Secret key match its reflection policy.
 func (c *Controller) syncReflection(ctx context.Context, key types.NamespacedName) error {
+	if !allowed(c.opts.SourceNamespaces, key.Namespace) {
+		return nil
+	}
 	source, policy, err := c.reflected(ctx, key)
 	if err != nil {
 		return err
@@ -95,7 +98,8 @@ func (c *Controller) selected(policy reflector.Policy, own string) map[string]bo
 	}
 	for _, obj := range c.inf.Namespaces.GetStore().List() {
 		ns, ok := obj.(*corev1.Namespace)
-		if ok && ns.Name != own && !informers.Terminating(ns) && policy.Selects(ns) {
+		if ok && ns.Name != own && !informers.Terminating(ns) && policy.Selects(ns) &&
+			allowed(c.opts.ReflectNamespaces, ns.Name) {
 			names[ns.Name] = true
 		}
 	}

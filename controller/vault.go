@@ -31,7 +31,7 @@ type VaultReader interface {
 // schedules the next refresh. The source's data changes only when every value was read.
 func (c *Controller) syncVault(ctx context.Context, key types.NamespacedName) error {
 	src := c.source(key)
-	if src == nil || src.Annotations[annotations.Vault] == "" {
+	if src == nil || src.Annotations[annotations.Vault] == "" || !allowed(c.opts.SourceNamespaces, key.Namespace) {
 		return nil
 	}
 	refs, schedule, err := vaultSpec(src)
@@ -129,7 +129,7 @@ func (c *Controller) source(key types.NamespacedName) *corev1.Secret {
 func (c *Controller) onVaultSource() cache.ResourceEventHandler {
 	settings := []string{annotations.Vault, annotations.Refresh, annotations.VaultRole, annotations.VaultServiceAccount}
 	enqueue := func(s *corev1.Secret) {
-		if s.Annotations[annotations.Vault] != "" {
+		if s.Annotations[annotations.Vault] != "" && allowed(c.opts.SourceNamespaces, s.Namespace) {
 			c.vaults.Add(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
 		}
 	}

@@ -6,6 +6,7 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -181,6 +182,55 @@ func converge(t *testing.T) {
 			if _, err := admin.CoreV1().Secrets(ns).Get(t.Context(), "wildcard-tls", metav1.GetOptions{}); err != nil {
 				return err
 			}
+		}
+		return nil
+	})
+}
+
+func TestNamespaceScope(t *testing.T) {
+	ctx := t.Context()
+	for _, ns := range []string{"scope-src", "scope-ignored", "scope-in", "scope-out"} {
+		_, err := admin.CoreV1().Namespaces().Create(ctx,
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := map[string][]byte{"token": []byte("abc")}
+	for _, ns := range []string{"scope-src", "scope-ignored"} {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: ns, Name: "api-token",
+				Labels:      map[string]string{annotations.MergeInto: "api"},
+				Annotations: map[string]string{annotations.ReflectTo: "scope-(in|out)"},
+			},
+			Data: data,
+		}
+		if _, err := admin.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	d, err := testdaemon.Start(bin, kubeconfig, filepath.Join(workDir, "scope.log"),
+		"--source-namespaces", "scope-src", "--reflect-namespaces", "scope-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	kubetest.Eventually(t, 30*time.Second, func() error {
+		return kubetest.HasData(ctx, admin, "scope-in", "api", corev1.SecretTypeOpaque, data)
+	})
+	kubetest.Consistently(t, 2*time.Second, func() error {
+		if err := kubetest.IsAbsent(ctx, admin, "scope-out", "api"); err != nil {
+			return fmt.Errorf("a namespace outside --reflect-namespaces: %w", err)
+		}
+		if err := kubetest.IsAbsent(ctx, admin, "scope-ignored", "api"); err != nil {
+			return fmt.Errorf("a namespace outside --source-namespaces: %w", err)
 		}
 		return nil
 	})

@@ -105,6 +105,9 @@ empty passes no flag, so that the daemon's own default applies.
   (printf "--mismatch-grace=%s" $v.mismatchGrace)
   (printf "--reflector-compat=%t" $v.reflectorCompat)
   (printf "--leader-elect=%t" $v.leaderElection.enabled) }}
+{{- $args = concat $args (include "mergeflect.optionalArgs" (dict
+  "source-namespaces" (join "," $v.namespaces.sources)
+  "reflect-namespaces" (join "," $v.namespaces.reflect)) | fromYamlArray) }}
 {{- if $v.leaderElection.enabled }}
 {{- $args = append $args (printf "--leader-election-id=%s" $v.leaderElection.id) }}
 {{- $args = concat $args (include "mergeflect.optionalArgs" (dict
