@@ -207,9 +207,53 @@ func TestSeedScenarioFromVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := src.Annotations[annotations.VaultVersions]; !strings.Contains(got, "tls.crt=") {
-		t.Errorf("source records versions %q", got)
+	if got := src.Annotations[annotations.VaultVersions]; got != "tls.crt=2,tls.key=2" {
+		t.Errorf("source records versions %q, want tls.crt=2,tls.key=2", got)
 	}
+
+	// Refreshes that find the same versions write nothing.
+	time.Sleep(5 * time.Second)
+	again, err := admin.CoreV1().Secrets(ns).Get(ctx, "wildcard-vault", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ResourceVersion != src.ResourceVersion {
+		t.Errorf("unchanged Vault values rewrote the source: version %s, was %s",
+			again.ResourceVersion, src.ResourceVersion)
+	}
+}
+
+func TestKVVersion1(t *testing.T) {
+	ctx := t.Context()
+	ns := namespace(t, "kv-one")
+	if err := vs.root.Sys().MountWithContext(ctx, "kv1", &vaultapi.MountInput{
+		Type: "kv", Options: map[string]string{"version": "1"},
+	}); err != nil && !strings.Contains(err.Error(), "path is already in use") {
+		t.Fatal(err)
+	}
+	if err := vs.root.Sys().PutPolicyWithContext(ctx, "kv1-read", `path "kv1/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	vs.role(t, ns, ns, []string{"kv1-read"}, "1h", "24h")
+	if err := vs.root.KVv1("kv1").Put(ctx, "app/db", map[string]any{"password": "pw1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Namespace: ns, Name: "db-vault",
+		Labels: map[string]string{annotations.MergeInto: "db"},
+		Annotations: map[string]string{
+			annotations.Vault: "password=kv1/app/db#password", annotations.VaultRole: ns,
+			annotations.Refresh: "@every 1s",
+		},
+	}}
+	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.CoreV1().Secrets(ns).Delete(context.Background(), s.Name, metav1.DeleteOptions{}) })
+	kubetest.Eventually(t, timeout, func() error {
+		return kubetest.HasData(ctx, admin, ns, "db", corev1.SecretTypeOpaque, map[string][]byte{"password": []byte("pw1")})
+	})
 }
 
 func TestRoleWithoutPolicyIsDenied(t *testing.T) {
