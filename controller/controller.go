@@ -62,8 +62,12 @@ type Controller struct {
 	pulls       workqueue.TypedRateLimitingInterface[types.NamespacedName]
 	vaults      workqueue.TypedRateLimitingInterface[types.NamespacedName]
 
-	refusals *refusals
-	plan     *plan
+	refusals  *refusals
+	conflicts lastReports
+
+	// vaultWritten holds, per Vault-backed source, the content hash mergeflect last wrote.
+	vaultWritten sync.Map
+	plan         *plan
 
 	handlersSynced []cache.InformerSynced
 
@@ -96,6 +100,7 @@ func New(
 		pulls:       newQueue("pull", queueMetrics),
 		vaults:      newVaultQueue(queueMetrics),
 		refusals:    newRefusals(m.TargetsRefused),
+		conflicts:   lastReports{last: map[types.NamespacedName]string{}},
 		changed:     map[types.NamespacedName]time.Time{},
 	}
 	if err := c.registerHandlers(); err != nil {

@@ -90,8 +90,8 @@ func (c *Controller) publish(
 
 	c.metrics.MergesTotal.WithLabelValues(metrics.MergeWritten).Inc()
 	ref := &corev1.ObjectReference{Kind: "Secret", APIVersion: "v1", Namespace: t.Key.Namespace, Name: t.Key.Name}
-	c.normal(annotations.ReasonMerged, fmt.Sprintf("%s %s Secret from %s (content %s)",
-		result, t.Type, strings.Join(t.Sources, ", "), t.Hash), ref)
+	c.normal(annotations.ReasonMerged, fmt.Sprintf("%s %s Secret from %s",
+		result, t.Type, strings.Join(t.Sources, ", ")), t.Hash, ref)
 	return nil
 }
 

@@ -104,7 +104,7 @@ func (c *Controller) copyInto(ctx context.Context, key types.NamespacedName, sou
 		return fmt.Errorf("update secret %s: %w", key, err)
 	}
 	c.planned("update", next, fmt.Sprintf("data of %s/%s", source.Namespace, source.Name))
-	c.normal(annotations.ReasonReflected, fmt.Sprintf("copied data of %s/%s (content %s)",
-		source.Namespace, source.Name, hash), secretRef(next))
+	c.normal(annotations.ReasonReflected, fmt.Sprintf("copied data of %s/%s",
+		source.Namespace, source.Name), hash, secretRef(next))
 	return nil
 }

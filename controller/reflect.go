@@ -204,16 +204,21 @@ func (c *Controller) reportReflection(
 	ref := secretRef(source)
 	if written > 0 {
 		c.normal(annotations.ReasonReflected, fmt.Sprintf("mirrors: %d created, %d updated, %d deleted",
-			results[created], results[updated], results[metrics.MirrorDeleted]), ref)
+			results[created], results[updated], results[metrics.MirrorDeleted]),
+			source.Annotations[annotations.ContentHash], ref)
 	}
 	if n := results[metrics.MirrorFailed]; n > 0 {
 		c.warn(annotations.ReasonWriteFailed, fmt.Sprintf("%d mirror write(s) failed; retrying", n), ref)
 	}
-	if n := results[metrics.MirrorConflict] + len(conflicts); n > 0 {
+	n := results[metrics.MirrorConflict] + len(conflicts)
+	if n > 0 {
 		c.reflections.AddAfter(key, c.opts.ConflictRetry)
-		c.warn(annotations.ReasonConflict, fmt.Sprintf(
-			"%d namespace(s) already hold a Secret named %s that is not this one's mirror; left untouched",
-			n, key.Name), ref)
+	}
+	// A conflict is reported when it starts or changes, not again on every retry.
+	message := fmt.Sprintf("%d namespace(s) already hold a Secret named %s that is not this one's mirror; "+
+		"left untouched", n, key.Name)
+	if c.conflicts.changed(key, n > 0, message) {
+		c.warn(annotations.ReasonConflict, message, ref)
 	}
 }
 

@@ -81,6 +81,28 @@ func (r *refusals) updateGauge() {
 	r.gauge.Set(float64(n))
 }
 
+// lastReports remembers, per key, the last message of a problem reported, so that a lasting
+// problem is reported once per change of its cause.
+type lastReports struct {
+	mu   sync.Mutex
+	last map[types.NamespacedName]string
+}
+
+// changed records whether key has the problem message now, and reports whether that is news.
+func (l *lastReports) changed(key types.NamespacedName, present bool, message string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !present {
+		delete(l.last, key)
+		return false
+	}
+	if l.last[key] == message {
+		return false
+	}
+	l.last[key] = message
+	return true
+}
+
 // warn reports a problem where the user looks: a Warning Event on each object, a log line
 // and the error counter. message names objects and keys, never data.
 func (c *Controller) warn(reason, message string, objects ...*corev1.ObjectReference) {
@@ -95,10 +117,16 @@ func (c *Controller) warn(reason, message string, objects ...*corev1.ObjectRefer
 	c.metrics.ErrorsTotal.WithLabelValues(reason).Inc()
 }
 
-// normal records a successful change as a Normal Event and an Info log line.
-func (c *Controller) normal(reason, message string, obj *corev1.ObjectReference) {
+// normal records a successful change as a Normal Event and an Info log line. The content
+// hash, when there is one, goes to the log only: Events are often readable by people who
+// may not read the Secret, and a short hash could confirm a guess of a short value.
+func (c *Controller) normal(reason, message, hash string, obj *corev1.ObjectReference) {
 	c.events.Event(obj, corev1.EventTypeNormal, reason, message)
-	c.log.Info().Str("reason", reason).Str("namespace", obj.Namespace).Str("secret", obj.Name).Msg(message)
+	ev := c.log.Info().Str("reason", reason).Str("namespace", obj.Namespace).Str("secret", obj.Name)
+	if hash != "" {
+		ev = ev.Str("contentHash", hash)
+	}
+	ev.Msg(message)
 }
 
 // secretRef refers to a Secret for an Event, from a full object or from metadata alone.

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/tazlab/mergeflect/annotations"
+	"github.com/tazlab/mergeflect/merger"
 	"github.com/tazlab/mergeflect/vault"
 )
 
@@ -71,6 +72,8 @@ func (c *Controller) fill(ctx context.Context, src *corev1.Secret, values map[st
 		}
 	}
 	recorded := strings.Join(versions, ",")
+	c.vaultWritten.Store(types.NamespacedName{Namespace: src.Namespace, Name: src.Name},
+		merger.Hash(src.Type, data))
 	sameData := maps.EqualFunc(src.Data, data, func(a, b []byte) bool { return string(a) == string(b) })
 	if sameData && src.Annotations[annotations.VaultVersions] == recorded {
 		return nil
@@ -84,8 +87,14 @@ func (c *Controller) fill(ctx context.Context, src *corev1.Secret, values map[st
 		return fmt.Errorf("update vault source %s/%s: %w", src.Namespace, src.Name, err)
 	}
 	c.normal(annotations.ReasonVaultSynced, fmt.Sprintf("wrote keys %s from vault (versions %s)",
-		strings.Join(slices.Sorted(maps.Keys(data)), ", "), cmpOr(recorded, "n/a")), secretRef(src))
+		strings.Join(slices.Sorted(maps.Keys(data)), ", "), cmpOr(recorded, "n/a")), "", secretRef(src))
 	return nil
+}
+
+// wroteVault reports whether s holds the data mergeflect last wrote into it from Vault.
+func (c *Controller) wroteVault(s *corev1.Secret) bool {
+	hash, ok := c.vaultWritten.Load(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
+	return ok && hash == merger.Hash(s.Type, s.Data)
 }
 
 // vaultSpec reads what a Vault-backed source asks for.
@@ -124,8 +133,9 @@ func (c *Controller) source(key types.NamespacedName) *corev1.Secret {
 	return s
 }
 
-// onVaultSource queues a Vault-backed source when it appears or its Vault settings change.
-// The source's own data changes, ours included, need no read of Vault.
+// onVaultSource queues a Vault-backed source when it appears, when its Vault settings change,
+// and when its data changes to something mergeflect did not write, so that a hand edit is
+// undone at once rather than at the next refresh. Our own writes need no read of Vault.
 func (c *Controller) onVaultSource() cache.ResourceEventHandler {
 	settings := []string{annotations.Vault, annotations.Refresh, annotations.VaultRole, annotations.VaultServiceAccount}
 	enqueue := func(s *corev1.Secret) {
@@ -150,6 +160,17 @@ func (c *Controller) onVaultSource() cache.ResourceEventHandler {
 					enqueue(n)
 					return
 				}
+			}
+			if merger.Hash(o.Type, o.Data) != merger.Hash(n.Type, n.Data) && !c.wroteVault(n) {
+				enqueue(n)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			if s, ok := obj.(*corev1.Secret); ok {
+				c.vaultWritten.Delete(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
 			}
 		},
 	}

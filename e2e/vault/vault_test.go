@@ -244,15 +244,29 @@ func TestKVVersion1(t *testing.T) {
 		Labels: map[string]string{annotations.MergeInto: "db"},
 		Annotations: map[string]string{
 			annotations.Vault: "password=kv1/app/db#password", annotations.VaultRole: ns,
-			annotations.Refresh: "@every 1s",
+			annotations.Refresh: "@hourly",
 		},
 	}}
 	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.CoreV1().Secrets(ns).Delete(context.Background(), s.Name, metav1.DeleteOptions{}) })
+	want := map[string][]byte{"password": []byte("pw1")}
 	kubetest.Eventually(t, timeout, func() error {
-		return kubetest.HasData(ctx, admin, ns, "db", corev1.SecretTypeOpaque, map[string][]byte{"password": []byte("pw1")})
+		return kubetest.HasData(ctx, admin, ns, "db", corev1.SecretTypeOpaque, want)
+	})
+
+	// A hand edit of the source is undone at once, not at the next hourly refresh.
+	src, err := admin.CoreV1().Secrets(ns).Get(ctx, "db-vault", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Data["password"] = []byte("edited by hand")
+	if _, err := admin.CoreV1().Secrets(ns).Update(ctx, src, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubetest.Eventually(t, 10*time.Second, func() error {
+		return kubetest.HasData(ctx, admin, ns, "db-vault", corev1.SecretTypeOpaque, want)
 	})
 }
 
