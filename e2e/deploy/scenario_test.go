@@ -1,21 +1,17 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/tazlab/mergeflect/annotations"
+	"github.com/tazlab/mergeflect/internal/kubetest"
 	"github.com/tazlab/mergeflect/internal/testcerts"
 )
 
@@ -84,13 +80,8 @@ func (s *scenario) createSource(t *testing.T, name, key string, value []byte, re
 func (s *scenario) published(ctx context.Context) error {
 	want := map[string][]byte{corev1.TLSCertKey: s.pair.Cert, corev1.TLSPrivateKeyKey: s.pair.Key}
 	for _, ns := range append([]string{s.source}, s.mirrors...) {
-		got, err := admin.CoreV1().Secrets(ns).Get(ctx, target, metav1.GetOptions{})
-		if err != nil {
+		if err := kubetest.HasData(ctx, admin, ns, target, corev1.SecretTypeTLS, want); err != nil {
 			return err
-		}
-		if got.Type != corev1.SecretTypeTLS || !maps.EqualFunc(got.Data, want, bytes.Equal) {
-			return fmt.Errorf("%s/%s is of type %s with keys %v, not the merged pair",
-				ns, target, got.Type, slices.Sorted(maps.Keys(got.Data)))
 		}
 	}
 	return nil
@@ -155,43 +146,14 @@ func updateSource(t *testing.T, ns, name string, change func(*corev1.Secret)) {
 }
 
 func isAbsent(ctx context.Context, ns, name string) error {
-	_, err := admin.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil
-	case err != nil:
-		return err
-	}
-	return fmt.Errorf("secret %s/%s exists", ns, name)
+	return kubetest.IsAbsent(ctx, admin, ns, name)
 }
 
 func hasMergedEvent(ctx context.Context, ns string) error {
-	on := fields.Set{"involvedObject.name": target, "involvedObject.kind": "Secret"}
-	list, err := admin.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: on.String()})
-	if err != nil {
-		return err
-	}
-	for _, e := range list.Items {
-		if e.Reason == annotations.ReasonMerged {
-			return nil
-		}
-	}
-	return fmt.Errorf("no %s Event on %s/%s", annotations.ReasonMerged, ns, target)
+	return kubetest.HasEvent(ctx, admin, ns, target, annotations.ReasonMerged)
 }
 
-// eventually polls check until it returns nil, failing the test with its last error after
-// timeout.
 func eventually(t *testing.T, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	kubetest.Eventually(t, timeout, check)
 }
