@@ -41,7 +41,7 @@ func (c *Controller) syncTarget(ctx context.Context, key types.NamespacedName) e
 				fmt.Sprintf("target %s has no source left; keeping its last good version", key))
 		} else {
 			c.refusals.clear(key)
-			c.metrics.CertificateExpiry.DeleteLabelValues(key.Namespace, key.Name)
+			c.exportExpiry(key, nil)
 		}
 		return nil
 	}
@@ -81,10 +81,10 @@ func (c *Controller) publish(
 		return err
 	}
 
-	c.trackExpiry(targetSecret(t))
+	c.exportExpiry(t.Key, t.Certificate)
 	if result == unchanged {
 		c.metrics.MergesTotal.WithLabelValues(metrics.MergeUnchanged).Inc()
-		c.log.Debug().Str("namespace", t.Key.Namespace).Str("target", t.Key.Name).Msg("target up to date")
+		c.log.Debug().Str("namespace", t.Key.Namespace).Str("secret", t.Key.Name).Msg("target up to date")
 		return nil
 	}
 
@@ -105,7 +105,7 @@ func (c *Controller) refuse(
 ) {
 	report, wait := c.refusals.observe(key, err, c.opts.Grace, time.Now())
 	if wait > 0 {
-		c.log.Debug().Str("namespace", key.Namespace).Str("target", key.Name).Str("reason", err.Reason).
+		c.log.Debug().Str("namespace", key.Namespace).Str("secret", key.Name).Str("reason", err.Reason).
 			Dur("wait", wait).Msg("merge waits for its sources to agree")
 		c.merges.AddAfter(key, wait)
 		return
@@ -135,8 +135,18 @@ func (c *Controller) trackExpiry(target *corev1.Secret) {
 	if target == nil {
 		return
 	}
+	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
 	cert, err := merger.ValidateTLS(target.Data[corev1.TLSCertKey], target.Data[corev1.TLSPrivateKeyKey])
 	if target.Type != corev1.SecretTypeTLS || err != nil {
+		c.exportExpiry(key, nil)
+		return
+	}
+	c.exportExpiry(key, &cert)
+}
+
+// exportExpiry sets the expiry series of target, or removes it when there is no certificate.
+func (c *Controller) exportExpiry(target types.NamespacedName, cert *merger.Certificate) {
+	if cert == nil {
 		c.metrics.CertificateExpiry.DeleteLabelValues(target.Namespace, target.Name)
 		return
 	}

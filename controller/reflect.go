@@ -47,10 +47,8 @@ func (c *Controller) syncReflection(ctx context.Context, key types.NamespacedNam
 // its annotations cannot be parsed, which is reported and keeps the mirrors as they are.
 func (c *Controller) reflected(
 	ctx context.Context,
-	key types.NamespacedName) (*corev1.Secret,
-	*reflector.Policy,
-	error,
-) {
+	key types.NamespacedName,
+) (*corev1.Secret, *reflector.Policy, error) {
 	target := c.plannedTarget(key)
 	if target == nil {
 		target = c.managed(key)
@@ -144,9 +142,8 @@ func (c *Controller) reconcileMirrors(
 // fanOut runs writes with at most Options.FanOut in flight and counts their results.
 func (c *Controller) fanOut(
 	ctx context.Context,
-	writes []func(context.Context) (string, error)) (map[string]int,
-	[]error,
-) {
+	writes []func(context.Context) (string, error),
+) (map[string]int, []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	results := map[string]int{}
