@@ -112,8 +112,10 @@ func (c *Controller) onManaged(s metav1.Object) {
 	if !ok {
 		return
 	}
-	_, exists, _ := c.inf.Managed.GetIndexer().Get(s)
-	if exists && c.mirrorCurrent(s, from) {
+	// The cache's version, not the event's: an update is seen twice, old and new, and only
+	// the mirror as it stands now tells whether it echoes our own write.
+	current, exists, _ := c.inf.Managed.GetIndexer().Get(s)
+	if m, ok := current.(metav1.Object); exists && ok && c.mirrorCurrent(m, from) {
 		return
 	}
 	c.reflections.Add(from)
