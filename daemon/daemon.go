@@ -90,14 +90,23 @@ func Run(ctx context.Context, cfg Config, clients Clients, reg *prometheus.Regis
 		log.With().Str("component", "election").Logger(), ctrl.Run)
 }
 
-// newRecorder returns an Event recorder. Its broadcaster drops and aggregates repeats, so
-// that a flapping source cannot flood the API server with Events.
+// newRecorder returns an Event recorder. Its broadcaster counts repeats of an Event in the
+// Event itself, folds similar ones together, and lets each object have a burst of
+// eventBurst Events and then one every eventRefill, so that a flapping source cannot flood
+// the API server with Events.
 func newRecorder(ctx context.Context, client kubernetes.Interface) (record.EventRecorder, func()) {
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx), record.WithCorrelatorOptions(
+		record.CorrelatorOptions{BurstSize: eventBurst, QPS: float32(1 / eventRefill.Seconds())}))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "mergeflect"})
 	return recorder, broadcaster.Shutdown
 }
+
+// Event rate limits per object; see newRecorder.
+const (
+	eventBurst  = 25
+	eventRefill = 5 * time.Minute
+)
 
 // serve starts the metrics and probe servers and returns a function that stops them.
 func serve(

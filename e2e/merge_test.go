@@ -351,3 +351,38 @@ func TestTypeChangeKeepsLastGoodUntilAccepted(t *testing.T) {
 	updateSecret(t, ns, "creds", func(s *corev1.Secret) { s.Data = auth })
 	eventually(t, timeout, func() error { return hasData(ctx, ns, "login", corev1.SecretTypeBasicAuth, auth) })
 }
+
+func TestFlappingSourceDoesNotFloodEvents(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := prefix() + "-apps"
+	createNamespace(t, ns, nil)
+	createSource(t, source{ns: ns, name: "flap", target: "flapping", data: map[string][]byte{"v": []byte("0")}})
+
+	// Sixty changes in a row, each of them merged and written.
+	for i := 1; i <= 60; i++ {
+		value := fmt.Appendf(nil, "%d", i)
+		updateSecret(t, ns, "flap", setData("v", value))
+		eventually(t, timeout, func() error {
+			return hasData(ctx, ns, "flapping", corev1.SecretTypeOpaque, map[string][]byte{"v": value})
+		})
+	}
+
+	// What reaches the API server is one Event counting repeats, within the per-object burst.
+	time.Sleep(time.Second)
+	list, err := admin.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.name=flapping",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int32(0)
+	for _, e := range list.Items {
+		total += e.Count
+	}
+	if len(list.Items) > 2 || total > 30 {
+		t.Errorf("60 merges left %d Event objects counting %d; want at most 2 objects and 30 in all",
+			len(list.Items), total)
+	}
+	t.Logf("60 merges: %d Event objects, counting %d", len(list.Items), total)
+}
