@@ -93,8 +93,8 @@ func (c *Controller) onSource(s metav1.Object) {
 	if !allowed(c.opts.SourceNamespaces, s.GetNamespace()) {
 		return
 	}
-	if name, ok := s.GetLabels()[annotations.MergeInto]; ok && name != "" {
-		c.merges.Add(types.NamespacedName{Namespace: s.GetNamespace(), Name: name})
+	if key, ok := informers.TargetKey(s); ok {
+		c.merges.Add(key)
 	}
 }
 

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func (c *Controller) fill(ctx context.Context, src *corev1.Secret, values map[st
 		return fmt.Errorf("update vault source %s/%s: %w", src.Namespace, src.Name, err)
 	}
 	c.normal(annotations.ReasonVaultSynced, fmt.Sprintf("wrote keys %s from vault (versions %s)",
-		strings.Join(slices.Sorted(maps.Keys(data)), ", "), cmpOr(recorded, "n/a")), "", secretRef(src))
+		strings.Join(slices.Sorted(maps.Keys(data)), ", "), cmp.Or(recorded, "n/a")), "", secretRef(src))
 	return nil
 }
 
@@ -191,11 +192,4 @@ type jittered struct {
 
 func (j jittered) When(key types.NamespacedName) time.Duration {
 	return wait.Jitter(j.TypedRateLimiter.When(key), 0.2)
-}
-
-func cmpOr(value, fallback string) string {
-	if value == "" {
-		return fallback
-	}
-	return value
 }

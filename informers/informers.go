@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -158,13 +159,13 @@ var reflectorKeys = []string{
 	annotations.ReflectorReflects,
 }
 
-// TargetKey returns the namespace/name of the target a source merges into, if it has one.
-func TargetKey(obj metav1.Object) (string, bool) {
-	name, ok := obj.GetLabels()[annotations.MergeInto]
-	if !ok || name == "" {
-		return "", false
+// TargetKey returns the target a source merges into, if it has one.
+func TargetKey(obj metav1.Object) (types.NamespacedName, bool) {
+	name := obj.GetLabels()[annotations.MergeInto]
+	if name == "" {
+		return types.NamespacedName{}, false
 	}
-	return obj.GetNamespace() + "/" + name, true
+	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, true
 }
 
 func indexByTarget(obj any) ([]string, error) {
@@ -173,7 +174,7 @@ func indexByTarget(obj any) ([]string, error) {
 		return nil, nil
 	}
 	if key, ok := TargetKey(o); ok {
-		return []string{key}, nil
+		return []string{key.String()}, nil
 	}
 	return nil, nil
 }

@@ -7,6 +7,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,8 +119,8 @@ func (r *Reader) IdentityFor(namespace, serviceAccount, role string) Identity {
 	}
 	return Identity{
 		Namespace:      namespace,
-		ServiceAccount: cmp(serviceAccount, r.cfg.DefaultServiceAccount),
-		Role:           cmp(role, r.cfg.DefaultRole),
+		ServiceAccount: cmp.Or(serviceAccount, r.cfg.DefaultServiceAccount),
+		Role:           cmp.Or(role, r.cfg.DefaultRole),
 	}
 }
 
@@ -190,11 +191,4 @@ func (r *Reader) readOne(ctx context.Context, client *vaultapi.Client, ref Ref) 
 		v.Version = fmt.Sprint(secret.VersionMetadata.Version)
 	}
 	return v, nil
-}
-
-func cmp(value, fallback string) string {
-	if value != "" {
-		return value
-	}
-	return fallback
 }
