@@ -62,11 +62,11 @@ func report(out io.Writer, steps []controller.Step, problems []problem) int {
 	})
 
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	errors := 0
+	failures := 0
 	for _, s := range steps {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Action, s.Kind, s.Key, s.Detail)
 		if s.Action == "error" {
-			errors++
+			failures++
 		}
 	}
 	for _, p := range problems {
@@ -76,7 +76,7 @@ func report(out io.Writer, steps []controller.Step, problems []problem) int {
 		fmt.Fprintln(w, "nothing to do: every target and mirror is up to date")
 	}
 	_ = w.Flush()
-	return errors + len(problems)
+	return failures + len(problems)
 }
 
 type problem struct {

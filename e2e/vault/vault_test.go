@@ -70,6 +70,16 @@ func (v *vaultServer) put(t *testing.T, path, value string) {
 	}
 }
 
+// version returns the current KV version 2 version of path.
+func (v *vaultServer) version(t *testing.T, path string) int {
+	t.Helper()
+	secret, err := v.root.KVv2("secret").Get(t.Context(), path)
+	if err != nil {
+		t.Fatalf("read secret/%s: %v", path, err)
+	}
+	return secret.VersionMetadata.Version
+}
+
 var namespaces atomic.Int32
 
 // namespace creates a namespace with the ServiceAccount mergeflect logs in as; the account
@@ -207,8 +217,9 @@ func TestSeedScenarioFromVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := src.Annotations[annotations.VaultVersions]; got != "tls.crt=2,tls.key=2" {
-		t.Errorf("source records versions %q, want tls.crt=2,tls.key=2", got)
+	want := fmt.Sprintf("tls.crt=%d,tls.key=%d", vs.version(t, crtPath), vs.version(t, keyPath))
+	if got := src.Annotations[annotations.VaultVersions]; got != want {
+		t.Errorf("source records versions %q, want %q", got, want)
 	}
 
 	// Refreshes that find the same versions write nothing.
